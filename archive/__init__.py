@@ -1,0 +1,1 @@
+"""The archive: SQLite schema, the Python API over it (the only writer), text files."""

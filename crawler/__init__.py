@@ -1,0 +1,1 @@
+"""The Scrapy project of kcn-archive: settings, the generic spider, the outlet registry."""

@@ -1,0 +1,1 @@
+"""Scrapy item pipelines of kcn-archive: extract -> relevance -> dedup -> store."""

@@ -1,0 +1,1 @@
+"""The `kcn` command line and the scheduled daily crawl."""
