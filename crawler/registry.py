@@ -20,7 +20,8 @@ class RegistryError(ValueError):
 
 @dataclass(frozen=True)
 class Listing:
-    """A category/tag page; ``paging`` is a URL template with ``{page}`` (2, 3, ...)."""
+    """A category/tag page; ``paging`` is a URL template with ``{page}`` (2, 3, ...)
+    or, for sites that number pages from 0, ``{index}`` (1, 2, ... for pages 2, 3, ...)."""
 
     url: str
     paging: str | None = None
@@ -28,7 +29,7 @@ class Listing:
     def page_url(self, page: int) -> str:
         if page <= 1 or not self.paging:
             return self.url
-        return self.paging.format(page=page)
+        return self.paging.format(page=page, index=page - 1)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,16 @@ def _outlet_from_toml(path: Path) -> Outlet:
     except re.error as exc:
         raise RegistryError(f"{path.name}: article_url is not a valid regex: {exc}") from exc
     rules = data.get("extraction", {})
+    try:
+        listings = tuple(_listing(item) for item in data.get("listings", ()))
+    except (TypeError, KeyError, ValueError) as exc:
+        raise RegistryError(f"{path.name}: bad [[listings]] entry: {exc}") from exc
+    try:
+        extraction = ExtractionRules(**{**rules, "prune": tuple(rules.get("prune", ()))})
+    except TypeError as exc:
+        raise RegistryError(f"{path.name}: bad [extraction] table: {exc}") from exc
+    if not isinstance(data["domains"], list) or not data["domains"]:
+        raise RegistryError(f"{path.name}: domains must be a non-empty list")
     return Outlet(
         name=data["name"],
         title=data.get("title", data["name"]),
@@ -97,10 +108,18 @@ def _outlet_from_toml(path: Path) -> Outlet:
         checked=data["checked"],
         feeds=tuple(data.get("feeds", ())),
         sitemaps=tuple(data.get("sitemaps", ())),
-        listings=tuple(Listing(**item) for item in data.get("listings", ())),
+        listings=listings,
         max_pages=int(data.get("max_pages", 3)),
-        extraction=ExtractionRules(**{**rules, "prune": tuple(rules.get("prune", ()))}),
+        extraction=extraction,
     )
+
+
+def _listing(item: dict) -> Listing:
+    """A ``[[listings]]`` entry; a paging template must say where the page number goes."""
+    listing = Listing(**item)
+    if listing.paging and "{page}" not in listing.paging and "{index}" not in listing.paging:
+        raise ValueError(f"paging {listing.paging!r} has no {{page}} or {{index}}")
+    return listing
 
 
 def load_outlets(directory: Path = OUTLETS_DIR) -> dict[str, Outlet]:
