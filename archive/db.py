@@ -1,0 +1,202 @@
+"""The archive's Python API: the only code that writes the SQLite archive.
+
+Layout beside the database file: ``texts/NNN_<16 hex>.txt``, one per article.
+Every write is one transaction; a text file is written (atomically) before the
+row that names it is committed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlite_utils
+
+from archive.schema import ensure_schema
+from archive.texts import content_hash, render_text_file, text_filename, write_atomically
+from crawler.urls import normalize_url
+
+DEFAULT_DB = Path("data/archive.db")
+
+# seen_urls.status values: what became of a fetched URL.
+ARCHIVED = "archived"
+DUPLICATE = "duplicate"
+NOT_RELEVANT = "not_relevant"
+FAILED = "failed"   # transient or unexplained: retried on the next crawl
+GONE = "gone"       # HTTP 404/410: the outlet removed the page
+# Statuses that mean "do not fetch this URL again on a daily crawl".
+SETTLED = (ARCHIVED, DUPLICATE, NOT_RELEVANT, GONE)
+
+
+def default_db_path() -> Path:
+    """``$KCN_DB`` when set, else ``./data/archive.db``."""
+    return Path(os.environ.get("KCN_DB") or DEFAULT_DB)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    id: int
+    filename: str
+    content_hash: str
+
+
+class Archive:
+    """An open archive. Use as a context manager, or call ``close()``."""
+
+    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if readonly:
+            if not self.path.exists():
+                raise FileNotFoundError(f"no archive at {self.path}")
+            uri = f"file:{self.path.resolve()}?mode=ro"
+            self.db = sqlite_utils.Database(sqlite3.connect(uri, uri=True))
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite_utils.Database(self.path)
+            self.db.enable_wal()
+            ensure_schema(self.db)
+        self.db.execute("PRAGMA busy_timeout = 30000")
+        self.texts_dir = self.path.parent / "texts"
+
+    def __enter__(self) -> "Archive":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- reads -----------------------------------------------------------
+
+    def seen_status(self, url: str) -> str | None:
+        """What became of ``url`` last time it was fetched (None: never fetched)."""
+        rows = self.db.execute(
+            "select status from seen_urls where url_key = ?", [normalize_url(url)]
+        ).fetchall()
+        return rows[0][0] if rows else None
+
+    def is_settled(self, url: str) -> bool:
+        """True when a daily crawl need not fetch ``url`` again."""
+        return self.seen_status(url) in SETTLED
+
+    def article_by_url(self, url: str) -> dict | None:
+        return self._one("select * from articles where url_key = ?", normalize_url(url))
+
+    def article_by_hash(self, digest: str) -> dict | None:
+        return self._one("select * from articles where content_hash = ?", digest)
+
+    def article(self, article_id: int) -> dict | None:
+        return self._one("select * from articles where id = ?", article_id)
+
+    def _one(self, sql: str, *params) -> dict | None:
+        rows = list(self.db.query(sql, params))
+        return rows[0] if rows else None
+
+    def counts(self) -> dict:
+        """Totals for ``kcn stats``."""
+        articles = self.db["articles"]
+        by_outlet = {
+            row["outlet"]: row["n"]
+            for row in self.db.query(
+                "select outlet, count(*) as n from articles group by outlet order by n desc")
+        }
+        by_status = {
+            row["status"]: row["n"]
+            for row in self.db.query("select status, count(*) as n from seen_urls group by status")
+        }
+        return {"articles": articles.count, "by_outlet": by_outlet, "seen_urls": by_status,
+                "runs": self.db["crawl_runs"].count}
+
+    # --- writes ----------------------------------------------------------
+
+    def add_article(self, fields: dict) -> StoredArticle:
+        """Insert a new article with its text file; records its URL as archived.
+
+        ``fields`` holds the article columns (url, outlet, title, text, ...);
+        ``content_hash``, ``filename`` and timestamps are computed here.
+        """
+        row = self._row(fields)
+        with self.db.atomic():
+            article_id = self.db["articles"].insert(row).last_pk
+            filename = text_filename(article_id, row["content_hash"])
+            write_atomically(self.texts_dir / filename,
+                             render_text_file(row.get("title"), row["text"]))
+            self.db["articles"].update(article_id, {"filename": filename})
+            self._mark_seen(row["url"], row.get("outlet"), ARCHIVED, "new article", article_id)
+        return StoredArticle(article_id, filename, row["content_hash"])
+
+    @staticmethod
+    def _row(fields: dict) -> dict:
+        """Article columns from ``fields`` plus the computed key, hash and times."""
+        now = utc_now()
+        row = {**fields, "url_key": normalize_url(fields["url"]),
+               "content_hash": content_hash(fields["text"]),
+               "fetched_at": fields.get("fetched_at") or now, "last_checked": now}
+        for key in ("tags", "relevance_terms"):
+            if isinstance(row.get(key), (list, dict)):
+                row[key] = json.dumps(row[key], ensure_ascii=False)
+        return row
+
+    def update_article(self, article_id: int, fields: dict) -> StoredArticle:
+        """A known article whose text changed: the old text becomes a version,
+        the row and its text file show the latest."""
+        old = self.article(article_id)
+        row = self._row(fields)
+        filename = text_filename(article_id, row["content_hash"])
+        with self.db.atomic():
+            self.db["versions"].insert({
+                "article_id": article_id, "fetched_at": old["fetched_at"], "replaced_at": row["last_checked"],
+                "content_hash": old["content_hash"], "title": old["title"], "text": old["text"]})
+            write_atomically(self.texts_dir / filename,
+                             render_text_file(row.get("title"), row["text"]))
+            self.db["articles"].update(article_id, {**row, "filename": filename})
+            self._mark_seen(row["url"], row.get("outlet"), ARCHIVED, "text changed: new version", article_id)
+        if old["filename"] and old["filename"] != filename:
+            (self.texts_dir / old["filename"]).unlink(missing_ok=True)
+        return StoredArticle(article_id, filename, row["content_hash"])
+
+    def touch_article(self, article_id: int, url: str, outlet: str | None, reason: str) -> None:
+        """A known article fetched again with unchanged text: only the check time moves."""
+        with self.db.atomic():
+            self.db["articles"].update(article_id, {"last_checked": utc_now()})
+            self._mark_seen(url, outlet, DUPLICATE, reason, article_id)
+
+    def record_seen(self, url: str, outlet: str | None, status: str, reason: str,
+                    *, article_id: int | None = None, http_status: int | None = None) -> None:
+        """Remember what became of a fetched URL, with the reason (users ask why)."""
+        with self.db.atomic():
+            self._mark_seen(url, outlet, status, reason, article_id, http_status)
+
+    def _mark_seen(self, url, outlet, status, reason, article_id=None, http_status=None) -> None:
+        key = normalize_url(url)
+        now = utc_now()
+        existing = self._one("select first_seen from seen_urls where url_key = ?", key)
+        self.db["seen_urls"].upsert({
+            "url_key": key, "url": url, "outlet": outlet, "status": status, "reason": reason,
+            "article_id": article_id, "http_status": http_status,
+            "first_seen": existing["first_seen"] if existing else now, "last_fetched": now,
+        }, pk="url_key")
+
+    def start_run(self, trigger: str, outlets: list[str]) -> int:
+        with self.db.atomic():
+            return self.db["crawl_runs"].insert({
+                "started_at": utc_now(), "trigger": trigger, "status": "running",
+                "outlets": json.dumps(outlets),
+            }).last_pk
+
+    def finish_run(self, run_id: int, status: str, counts: dict) -> None:
+        with self.db.atomic():
+            self.db["crawl_runs"].update(run_id, {
+                "finished_at": utc_now(), "status": status, **counts})
+
+    def runs(self, last: int = 10) -> list[dict]:
+        return list(self.db.query(
+            "select * from crawl_runs order by id desc limit ?", [last]))

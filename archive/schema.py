@@ -1,0 +1,65 @@
+"""Archive schema, created or upgraded on open (additive migrations only)."""
+from __future__ import annotations
+
+import sqlite_utils
+
+ARTICLES = {
+    "id": int,
+    "url": str,            # as the outlet gives it (canonical link when on-site)
+    "url_key": str,        # normalised URL: the archive key
+    "outlet": str,
+    "title": str,
+    "lead": str,
+    "author": str,
+    "published": str,      # ISO 8601, +07:00 when a time is known
+    "updated": str,
+    "tags": str,           # JSON list
+    "text": str,           # lead + body paragraphs, blank-line separated
+    "content_hash": str,   # sha256 of normalised text
+    "filename": str,       # texts/NNN_<16 hex>.txt
+    "fetched_at": str,
+    "last_checked": str,
+    "relevance": float,
+    "relevance_terms": str,  # JSON {term: count}
+    "image": str,
+    "language": str,
+    "source": str,         # crawl | recrawl | import
+    "provenance": str,     # e.g. the legacy file name an import came from
+}
+
+SEEN_URLS = {
+    "url_key": str, "url": str, "outlet": str, "status": str, "reason": str,
+    "article_id": int, "http_status": int, "first_seen": str, "last_fetched": str,
+}
+
+VERSIONS = {
+    "id": int, "article_id": int, "fetched_at": str, "replaced_at": str,
+    "content_hash": str, "title": str, "text": str,
+}
+
+CRAWL_RUNS = {
+    "id": int, "started_at": str, "finished_at": str, "trigger": str, "status": str,
+    "outlets": str, "finish_reason": str, "pages_fetched": int, "articles_fetched": int,
+    "new": int, "updated": int, "duplicate": int, "not_relevant": int, "failed": int, "gone": int, "http_errors": str,
+}
+
+
+def _ensure_table(db: sqlite_utils.Database, name: str, columns: dict, pk: str, **kwargs) -> None:
+    table = db[name]
+    if not table.exists():
+        table.create(columns, pk=pk, **kwargs)
+        return
+    missing = {col: typ for col, typ in columns.items() if col not in table.columns_dict}
+    for col, typ in missing.items():
+        table.add_column(col, typ)
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    _ensure_table(db, "articles", ARTICLES, "id", not_null={"url", "url_key", "text"})
+    _ensure_table(db, "seen_urls", SEEN_URLS, "url_key")
+    _ensure_table(db, "crawl_runs", CRAWL_RUNS, "id")
+    _ensure_table(db, "versions", VERSIONS, "id", foreign_keys=[("article_id", "articles", "id")])
+    db["articles"].create_index(["url_key"], unique=True, if_not_exists=True)
+    db["articles"].create_index(["content_hash"], unique=True, if_not_exists=True)
+    db["articles"].create_index(["outlet", "published"], if_not_exists=True)
+    db["seen_urls"].create_index(["status"], if_not_exists=True)

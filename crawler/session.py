@@ -1,0 +1,80 @@
+"""One crawl's link to the archive: the open Archive, its ledger row, its counters.
+
+Spider and pipelines share it through ``CrawlSession.of(crawler)``, so a crawl
+opens the archive once and records every outcome in one place.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from scrapy import signals
+
+from archive.db import DUPLICATE, FAILED, GONE, NOT_RELEVANT, Archive, default_db_path
+
+logger = logging.getLogger(__name__)
+
+STATUS_COUNTER = {DUPLICATE: "duplicate", NOT_RELEVANT: "not_relevant", FAILED: "failed", GONE: "gone"}
+GOOD_FINISH = ("finished", "closespider_itemcount", "closespider_pagecount")
+
+
+class CrawlSession:
+    """Counters live in Scrapy's stats as ``kcn/<name>`` and end up in the run ledger."""
+
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+        settings = crawler.settings
+        self.archive = Archive(settings.get("KCN_DB") or default_db_path())
+        self.trigger = settings.get("KCN_TRIGGER", "manual")
+        self.run_id: int | None = None
+        crawler.signals.connect(self._opened, signal=signals.spider_opened)
+        crawler.signals.connect(self._closed, signal=signals.spider_closed)
+
+    @classmethod
+    def of(cls, crawler) -> "CrawlSession":
+        if not hasattr(crawler, "_kcn_session"):
+            crawler._kcn_session = cls(crawler)
+        return crawler._kcn_session
+
+    @property
+    def stats(self):
+        return self.crawler.stats  # set only once the crawl starts
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.stats.inc_value(f"kcn/{name}", n)
+
+    def outcome(self, url: str, outlet: str | None, status: str, reason: str, **extra) -> None:
+        """Record what became of a fetched URL and count it."""
+        self.archive.record_seen(url, outlet, status, reason, **extra)
+        self.count(STATUS_COUNTER[status])
+        log = logger.warning if status == FAILED else logger.info
+        log("%s %s: %s", status, url, reason)
+
+    def _opened(self, spider) -> None:
+        self.run_id = self.archive.start_run(self.trigger, getattr(spider, "outlet_names", []))
+
+    def _closed(self, spider, reason: str) -> None:
+        counts = self.ledger_counts()
+        status = "ok" if reason in GOOD_FINISH and counts["pages_fetched"] > 0 else "failed"
+        self.stats.set_value("kcn/run_status", status)
+        self.stats.set_value("kcn/run_id", self.run_id)
+        self.archive.finish_run(self.run_id, status, {**counts, "finish_reason": reason})
+        self.archive.close()
+
+    def ledger_counts(self) -> dict:
+        stats = self.stats.get_stats()
+        http_errors = {
+            key.rsplit("/", 1)[1]: value for key, value in stats.items()
+            if key.startswith("downloader/response_status_count/") and int(key.rsplit("/", 1)[1]) >= 400
+        }
+        return {
+            "pages_fetched": stats.get("response_received_count", 0),
+            "articles_fetched": stats.get("kcn/articles_fetched", 0),
+            "new": stats.get("kcn/new", 0),
+            "updated": stats.get("kcn/updated", 0),
+            "duplicate": stats.get("kcn/duplicate", 0),
+            "not_relevant": stats.get("kcn/not_relevant", 0),
+            "failed": stats.get("kcn/failed", 0),
+            "gone": stats.get("kcn/gone", 0),
+            "http_errors": json.dumps(http_errors),
+        }

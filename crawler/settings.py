@@ -1,0 +1,48 @@
+"""Scrapy settings of kcn-archive: polite by default, components wired in order.
+
+Override any of them for one run with ``kcn crawl -s NAME=VALUE``.
+"""
+import os
+
+BOT_NAME = "kcn-archive"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# Who we are: set KCN_CONTACT to a URL or e-mail where outlets can reach you.
+KCN_CONTACT = os.environ.get("KCN_CONTACT", "https://github.com/search?q=kcn-archive")
+USER_AGENT = f"kcn-archive/0.1 (+{KCN_CONTACT}; news archive of Vietnamese industrial zones)"
+
+# Politeness.
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+RETRY_TIMES = 2
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 3 * 1024 * 1024
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+ITEM_PIPELINES = {
+    "pipelines.extract.ExtractPipeline": 100,
+    "pipelines.relevance.RelevancePipeline": 200,
+    "pipelines.dedup.DedupPipeline": 300,
+    "pipelines.store.StorePipeline": 400,
+}
+
+# The archive (None: $KCN_DB or ./data/archive.db) and what started this crawl.
+KCN_DB = None
+KCN_TRIGGER = "manual"
+# Articles scheduled per crawl at most (0: no limit).
+KCN_MAX_ARTICLES = 0
+# Minimum relevance score for an article to be archived.
+KCN_RELEVANCE_THRESHOLD = None  # None: the scorer's default
+
+DEFAULT_DROPITEM_LOG_LEVEL = "INFO"
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"

@@ -1,0 +1,42 @@
+"""Stage 3: one story is stored once (same URL, or same normalised text)."""
+from __future__ import annotations
+
+from scrapy.exceptions import DropItem
+
+from archive.db import DUPLICATE
+from archive.texts import content_hash
+from crawler.urls import normalize_url
+from pipelines.base import SessionPipeline
+
+
+def archive_url(item: dict) -> str:
+    """The page's canonical URL when it stays on the fetched site, else the fetched URL."""
+    canonical = item["article"].url
+    try:
+        same_site = normalize_url(canonical).split("/")[2] == normalize_url(item["url"]).split("/")[2]
+    except ValueError:
+        same_site = False
+    return canonical if same_site else item["url"]
+
+
+class DedupPipeline(SessionPipeline):
+    def process_item(self, item: dict) -> dict:
+        url = archive_url(item)
+        digest = content_hash(item["article"].text)
+        archive = self.session.archive
+        known = archive.article_by_url(url)
+        if known and known["content_hash"] == digest:
+            archive.touch_article(known["id"], item["url"], item["outlet"],
+                                  f"same URL as article {known['id']}, text unchanged")
+            self.session.count("duplicate")
+            raise DropItem(f"unchanged: {url}")
+        twin = archive.article_by_hash(digest)
+        if twin:
+            self.session.outcome(item["url"], item["outlet"], DUPLICATE,
+                                 f"same text as article {twin['id']} ({twin['url']})",
+                                 article_id=twin["id"])
+            raise DropItem(f"duplicate of article {twin['id']}: {url}")
+        item["archive_url"] = url
+        item["content_hash"] = digest
+        item["known_article"] = known
+        return item

@@ -1,0 +1,31 @@
+"""Stage 4: write the article into the archive (row + text file) through its API."""
+from __future__ import annotations
+
+from pipelines.base import SessionPipeline
+
+
+def article_fields(item: dict) -> dict:
+    """The archive columns of one item that passed extraction, relevance and dedup."""
+    article, relevance = item["article"], item["relevance"]
+    return {
+        "url": item["archive_url"], "outlet": item["outlet"], "title": article.title,
+        "lead": article.lead, "author": article.author, "published": article.published,
+        "updated": article.updated, "tags": article.tags, "text": article.text,
+        "image": article.image, "language": article.language,
+        "relevance": relevance.score, "relevance_terms": relevance.terms,
+        "source": "recrawl" if item.get("forced") else "crawl", "fetched_at": item["fetched_at"],
+    }
+
+
+class StorePipeline(SessionPipeline):
+    def process_item(self, item: dict) -> dict:
+        archive = self.session.archive
+        known = item.get("known_article")
+        if known:
+            stored = archive.update_article(known["id"], article_fields(item))
+            self.session.count("updated")
+        else:
+            stored = archive.add_article(article_fields(item))
+            self.session.count("new")
+        item["article_id"], item["filename"] = stored.id, stored.filename
+        return item

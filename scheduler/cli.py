@@ -1,0 +1,150 @@
+"""The ``kcn`` command line: a thin layer over the crawler and the archive API."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from archive.db import Archive, default_db_path
+from crawler.registry import RegistryError, load_outlets, select_outlets
+from crawler.urls import is_http_url
+
+DB_HELP = "Archive file (default: $KCN_DB or ./data/archive.db)."
+db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+                         default=None, help=DB_HELP)
+settings_option = click.option(
+    "-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
+    help="Scrapy setting for this run only, e.g. -s DOWNLOAD_DELAY=2 (repeatable).")
+
+
+def _db(db: Path | None) -> Path:
+    return db or default_db_path()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """kcn-archive: crawl Vietnamese news about industrial zones (KCN, CCN, KKT)
+    into a SQLite archive with clean text files."""
+
+
+def _summary(stats: dict) -> str:
+    get = lambda name: stats.get(f"kcn/{name}", 0)  # noqa: E731
+    return (f"run #{stats.get('kcn/run_id')} {stats.get('kcn/run_status', 'failed')}: "
+            f"{get('articles_fetched')} articles fetched ({stats.get('response_received_count', 0)} pages), "
+            f"{get('new')} new, {get('updated')} updated, {get('duplicate')} duplicate, "
+            f"{get('not_relevant')} not relevant, {get('failed')} failed, {get('gone')} gone, "
+            f"{get('known_skipped')} already archived")
+
+
+def _run(db: Path, **kwargs) -> None:
+    from scheduler.crawl import SettingError, run_crawl  # Scrapy import kept off the fast commands
+
+    try:
+        stats = run_crawl(_db(db), **kwargs)
+    except SettingError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(_summary(stats))
+    if stats.get("kcn/run_status") != "ok":
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--outlet", "outlets", multiple=True, metavar="NAME",
+              help="Crawl only this outlet (repeatable; default: all). See `kcn outlets`.")
+@click.option("--max-articles", type=click.IntRange(min=0), default=0,
+              help="Fetch at most N article pages this run (0: no limit).")
+@db_option
+@settings_option
+def crawl(outlets, max_articles, db, overrides) -> None:
+    """Crawl the registry's outlets: discover new articles, keep those about
+    industrial zones, and archive them. Prints a summary; exits 1 when the run
+    failed as a whole."""
+    try:
+        select_outlets(outlets, load_outlets())
+    except RegistryError as exc:
+        raise click.BadParameter(str(exc), param_hint="--outlet") from exc
+    _run(db, outlets=outlets, max_articles=max_articles, overrides=overrides, trigger="manual")
+
+
+@main.command()
+@click.argument("url")
+@db_option
+@settings_option
+def recrawl(url, db, overrides) -> None:
+    """Fetch one article URL now through the same pipeline. It is archived even
+    if the relevance filter would skip it (its relevance is recorded)."""
+    if not is_http_url(url):
+        raise click.BadParameter("must be an absolute http:// or https:// URL", param_hint="URL")
+    _run(db, url=url, overrides=overrides, trigger="recrawl")
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def outlets(fmt) -> None:
+    """List the outlets in the registry and where their discovery starts."""
+    registry = load_outlets()
+    if fmt == "json":
+        click.echo(json.dumps([{
+            "name": o.name, "title": o.title, "domains": list(o.domains),
+            "start_urls": o.start_urls(), "checked": o.checked} for o in registry.values()],
+            ensure_ascii=False, indent=2))
+        return
+    for o in registry.values():
+        mark = "" if o.verified else "  [unverified]"
+        click.echo(f"{o.name:<18} {o.title}{mark}")
+        for url in o.start_urls():
+            click.echo(f"{'':<18}   {url}")
+
+
+@main.command()
+@click.argument("file", type=click.File("rb"), default="-")
+@click.option("--url", help="The page's URL (used for relative links and the outlet's rules).")
+@click.option("--outlet", help="Apply this outlet's extraction rules (default: from --url).")
+@click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json")
+def extract(file, url, outlet, fmt) -> None:
+    """Extract one saved HTML page (FILE, or - for stdin) exactly as the crawl
+    would, and print the result: JSON with url, title, lead, author, published,
+    tags and text, or the text as archived."""
+    from crawler.registry import outlet_for_url
+    from pipelines.extraction import extract_article
+
+    registry = load_outlets()
+    if outlet and outlet not in registry:
+        raise click.BadParameter(f"unknown outlet {outlet!r}; see `kcn outlets`", param_hint="--outlet")
+    chosen = registry.get(outlet) if outlet else (outlet_for_url(url, registry) if url else None)
+    html = file.read()
+    if not html.strip():
+        raise click.ClickException("the input is empty: expected an HTML page")
+    article = extract_article(html, url or "", chosen.extraction if chosen else None)
+    if fmt == "json":
+        click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"{article.title or ''}\n\n{article.text}")
+
+
+@main.command()
+@db_option
+def stats(db) -> None:
+    """Show what the archive holds: articles per outlet, fetched URLs by outcome."""
+    path = _db(db)
+    if not path.exists():
+        raise click.ClickException(f"no archive at {path} (run `kcn crawl` first)")
+    with Archive(path, readonly=True) as archive:
+        counts = archive.counts()
+        last = archive.runs(1)
+    click.echo(f"archive: {path}")
+    click.echo(f"articles: {counts['articles']}")
+    for outlet, n in counts["by_outlet"].items():
+        click.echo(f"  {outlet:<18} {n}")
+    click.echo("fetched URLs by outcome: " + ", ".join(
+        f"{status} {n}" for status, n in sorted(counts["seen_urls"].items())) or "none")
+    if last:
+        run = last[0]
+        click.echo(f"last run: #{run['id']} {run['status']} started {run['started_at']}"
+                   f" ({run['new'] or 0} new)")
+
+
+if __name__ == "__main__":
+    main()

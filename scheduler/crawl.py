@@ -1,0 +1,38 @@
+"""Run one crawl in this process (Scrapy's reactor runs once per process)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawler.spiders.outlets import OutletSpider
+
+
+class SettingError(ValueError):
+    """A ``-s NAME=VALUE`` override is malformed."""
+
+
+def crawl_settings(db: Path, trigger: str, overrides: tuple[str, ...] = ()) -> Settings:
+    """The project's settings, then the archive and trigger, then ``-s`` overrides."""
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    settings.set("KCN_DB", str(db), priority="cmdline")
+    settings.set("KCN_TRIGGER", trigger, priority="cmdline")
+    for override in overrides:
+        name, sep, value = override.partition("=")
+        if not sep or not name.strip():
+            raise SettingError(f"-s expects NAME=VALUE, got {override!r}")
+        settings.set(name.strip(), value, priority="cmdline")
+    return settings
+
+
+def run_crawl(db: Path, *, outlets: tuple[str, ...] = (), url: str | None = None,
+              max_articles: int = 0, trigger: str = "manual",
+              overrides: tuple[str, ...] = ()) -> dict:
+    """Crawl the given outlets (all when none) or one URL; return Scrapy's final stats."""
+    process = CrawlerProcess(crawl_settings(db, trigger, overrides), install_root_handler=True)
+    crawler = process.create_crawler(OutletSpider)
+    process.crawl(crawler, outlets=",".join(outlets), url=url, max_articles=max_articles)
+    process.start()
+    return crawler.stats.get_stats()
