@@ -1,0 +1,126 @@
+"""HTML-level work: decoding, pruning furniture before trafilatura sees the page.
+
+Trafilatura keeps captions, in-body related boxes and comment threads on many
+Vietnamese layouts; those are recognisable by markup (class names, image
+tables, centred caption lines), so they are removed from the tree first.
+"""
+from __future__ import annotations
+
+import re
+
+from lxml import etree, html as lxml_html
+
+# Blocks that are never article text, by class/id/attribute fragments seen on VN outlets.
+_PRUNE_XPATH = " | ".join([
+    "//script", "//style", "//noscript", "//iframe", "//form", "//button", "//select", "//textarea",
+    "//header", "//footer", "//nav", "//aside", "//figcaption",
+    "//*[@type='RelatedNewsBox' or @type='RelatedOneNews' or @type='RelatedNews']",
+    "//*[contains(@class,'relate') or contains(@class,'Relate') or contains(@id,'relate') or contains(@id,'Relate')]",
+    "//*[contains(@class,'caption') or contains(@class,'Caption')]",
+    "//*[contains(@class,'comment') or contains(@id,'comment') or contains(@class,'Comment') or contains(@id,'Comment')]",
+    "//*[contains(@class,'tinlienquan') or contains(@class,'lienquan') or contains(@class,'tin-lien-quan')]",
+    "//*[contains(concat(' ',normalize-space(@class),' '),' tags ') or contains(@class,'tag-list') or contains(@class,'keyword')]",
+    "//*[contains(@class,'share') or contains(@class,'social')]",
+    "//*[contains(@class,'advert') or contains(@id,'advert') or contains(@class,'banner')]",
+    "//*[contains(concat(' ',normalize-space(@class),' '),' Image ') or contains(@class,'tplCaption')]",
+    "//*[@data-role='author' or contains(@class,'author')]",
+    "//*[contains(@style,'display:none') or contains(@style,'display: none')]",
+])
+
+
+def decode(page: str | bytes) -> str:
+    """Bytes -> text: UTF-8 (what VN outlets serve), else the declared charset, else cp1258."""
+    if isinstance(page, str):
+        return page
+    try:
+        return page.decode("utf-8")
+    except UnicodeDecodeError:
+        m = re.search(rb"charset=[\"']?([\w-]+)", page[:4096], re.I)
+        for enc in ([m.group(1).decode()] if m else []) + ["cp1258"]:
+            try:
+                return page.decode(enc, errors="replace")
+            except LookupError:
+                continue
+    return page.decode("utf-8", errors="replace")
+
+
+def parse(text: str) -> lxml_html.HtmlElement:
+    text = re.sub(r"^\s*<\?xml[^>]*>", "", text)
+    return lxml_html.document_fromstring(text or "<html></html>")
+
+
+def text_of(el) -> str:
+    return " ".join((el.text_content() or "").split())
+
+
+def select(tree, css: str | None) -> list:
+    """CSS selection that tolerates a bad selector in an outlet file (returns nothing)."""
+    if not css:
+        return []
+    try:
+        return tree.cssselect(css)
+    except Exception:  # cssselect raises several error types for bad selectors
+        return []
+
+
+def drop(el) -> None:
+    """Remove an element (and its children) but keep its tail text in the document."""
+    if el.getparent() is not None:
+        el.drop_tree()
+
+
+def _is_centered(el) -> bool:
+    style = (el.get("style") or "").replace(" ", "").lower()
+    return el.get("align", "").lower() == "center" or "text-align:center" in style
+
+
+def _prev_has_image(el) -> bool:
+    prev = el.getprevious()
+    for _ in range(2):
+        if prev is None:
+            return False
+        if prev.tag == "img" or prev.xpath(".//img"):
+            return True
+        if text_of(prev):
+            return False
+        prev = prev.getprevious()
+    return False
+
+
+def prune(tree, extra: tuple[str, ...] = ()) -> None:
+    """Remove furniture in place: generic patterns, outlet ``prune`` selectors, image captions."""
+    total = len(text_of(tree)) or 1
+    for el in tree.xpath(_PRUNE_XPATH):
+        # A pattern matching a page-wide wrapper (ASP.NET <form>, a "share" layout div) is a false hit.
+        if el.tag in ("html", "body") or (el.tag not in ("script", "style") and len(text_of(el)) > total / 3):
+            continue
+        drop(el)
+    for css in extra:
+        for el in select(tree, css):
+            drop(el)
+    # Lists of links (related headlines without a heading) are not prose.
+    for lst in tree.xpath("//ul[count(li)>=2]|//ol[count(li)>=2]"):
+        total = len(text_of(lst))
+        linked = sum(len(text_of(a)) for a in lst.iter("a"))
+        if total and linked / total > 0.7:
+            drop(lst)
+    # Image tables (photo + caption cell): the caption is not article text.
+    for table in tree.xpath("//table[.//img]"):
+        if len(text_of(table)) < 400:
+            drop(table)
+    # Centred short text right after (or holding) a picture is its caption.
+    for el in tree.xpath("//p|//div|//span|//td"):
+        if el.getparent() is None or not _is_centered(el):
+            continue
+        txt = text_of(el)
+        if txt and len(txt) < 300 and (el.xpath(".//img") or _prev_has_image(el)):
+            for child in list(el):
+                if child.tag != "img" and not child.xpath(".//img"):
+                    drop(child)
+            el.text = None
+            if not el.xpath(".//img"):
+                drop(el)
+
+
+def tostring(el) -> str:
+    return etree.tostring(el, encoding="unicode", method="html")
