@@ -17,7 +17,8 @@ import sqlite_utils
 
 from archive.schema import ensure_schema
 from archive.texts import content_hash, render_text_file, text_filename, write_atomically
-from crawler.urls import normalize_url
+from archive.warc import RawPage, WarcPointer, WarcStore
+from crawler.urls import is_http_url, normalize_url
 
 DEFAULT_DB = Path("data/archive.db")
 
@@ -64,6 +65,7 @@ class Archive:
             ensure_schema(self.db)
         self.db.execute("PRAGMA busy_timeout = 30000")
         self.texts_dir = self.path.parent / "texts"
+        self.warc = WarcStore(self.path.parent / "warc")
 
     def __enter__(self) -> "Archive":
         return self
@@ -130,14 +132,16 @@ class Archive:
             write_atomically(self.texts_dir / filename,
                              render_text_file(row.get("title"), row["text"]))
             self.db["articles"].update(article_id, {"filename": filename})
-            self._mark_seen(row["url"], row.get("outlet"), ARCHIVED, "new article", article_id)
+            if is_http_url(row["url"]):  # imports have no fetchable URL
+                self._mark_seen(row["url"], row.get("outlet"), ARCHIVED, "new article", article_id,
+                                warc=_pointer(row))
         return StoredArticle(article_id, filename, row["content_hash"])
 
     @staticmethod
     def _row(fields: dict) -> dict:
         """Article columns from ``fields`` plus the computed key, hash and times."""
         now = utc_now()
-        row = {**fields, "url_key": normalize_url(fields["url"]),
+        row = {**fields, "url_key": fields.get("url_key") or normalize_url(fields["url"]),
                "content_hash": content_hash(fields["text"]),
                "fetched_at": fields.get("fetched_at") or now, "last_checked": now}
         for key in ("tags", "relevance_terms"):
@@ -158,31 +162,47 @@ class Archive:
             write_atomically(self.texts_dir / filename,
                              render_text_file(row.get("title"), row["text"]))
             self.db["articles"].update(article_id, {**row, "filename": filename})
-            self._mark_seen(row["url"], row.get("outlet"), ARCHIVED, "text changed: new version", article_id)
+            self._mark_seen(row["url"], row.get("outlet"), ARCHIVED, "text changed: new version",
+                            article_id, warc=_pointer(row))
         if old["filename"] and old["filename"] != filename:
             (self.texts_dir / old["filename"]).unlink(missing_ok=True)
         return StoredArticle(article_id, filename, row["content_hash"])
 
-    def touch_article(self, article_id: int, url: str, outlet: str | None, reason: str) -> None:
+    def touch_article(self, article_id: int, url: str, outlet: str | None,
+                      warc: WarcPointer | None = None) -> None:
         """A known article fetched again with unchanged text: only the check time moves."""
         with self.db.atomic():
             self.db["articles"].update(article_id, {"last_checked": utc_now()})
-            self._mark_seen(url, outlet, DUPLICATE, reason, article_id)
+            self._mark_seen(url, outlet, ARCHIVED, "fetched again: text unchanged", article_id,
+                            warc=warc)
 
     def record_seen(self, url: str, outlet: str | None, status: str, reason: str,
-                    *, article_id: int | None = None, http_status: int | None = None) -> None:
+                    *, article_id: int | None = None, http_status: int | None = None,
+                    warc: WarcPointer | None = None) -> None:
         """Remember what became of a fetched URL, with the reason (users ask why)."""
         with self.db.atomic():
-            self._mark_seen(url, outlet, status, reason, article_id, http_status)
+            self._mark_seen(url, outlet, status, reason, article_id, http_status, warc)
 
-    def _mark_seen(self, url, outlet, status, reason, article_id=None, http_status=None) -> None:
+    def keep_raw(self, page: RawPage) -> WarcPointer:
+        """Append the fetched response to the WARC store (before any row points at it)."""
+        return self.warc.append(page)
+
+    def raw_page(self, row: dict) -> RawPage:
+        """The raw response an article or seen-URL row points at."""
+        return self.warc.read(WarcPointer(row["warc_file"], row["warc_offset"]))
+
+    def _mark_seen(self, url, outlet, status, reason, article_id=None, http_status=None,
+                   warc: WarcPointer | None = None) -> None:
         key = normalize_url(url)
         now = utc_now()
-        existing = self._one("select first_seen from seen_urls where url_key = ?", key)
+        existing = self._one("select * from seen_urls where url_key = ?", key)
+        if warc is None and existing:
+            warc = WarcPointer(existing["warc_file"], existing["warc_offset"])
         self.db["seen_urls"].upsert({
             "url_key": key, "url": url, "outlet": outlet, "status": status, "reason": reason,
             "article_id": article_id, "http_status": http_status,
             "first_seen": existing["first_seen"] if existing else now, "last_fetched": now,
+            "warc_file": warc.file if warc else None, "warc_offset": warc.offset if warc else None,
         }, pk="url_key")
 
     def start_run(self, trigger: str, outlets: list[str]) -> int:
@@ -200,3 +220,7 @@ class Archive:
     def runs(self, last: int = 10) -> list[dict]:
         return list(self.db.query(
             "select * from crawl_runs order by id desc limit ?", [last]))
+
+
+def _pointer(row: dict) -> WarcPointer | None:
+    return WarcPointer(row["warc_file"], row["warc_offset"]) if row.get("warc_file") else None

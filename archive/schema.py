@@ -25,11 +25,14 @@ ARTICLES = {
     "language": str,
     "source": str,         # crawl | recrawl | import
     "provenance": str,     # e.g. the legacy file name an import came from
+    "warc_file": str,      # raw page: warc/<file> ...
+    "warc_offset": int,    # ... at this byte offset
 }
 
 SEEN_URLS = {
     "url_key": str, "url": str, "outlet": str, "status": str, "reason": str,
     "article_id": int, "http_status": int, "first_seen": str, "last_fetched": str,
+    "warc_file": str, "warc_offset": int,
 }
 
 VERSIONS = {

@@ -50,6 +50,10 @@ class CrawlSession:
         log = logger.warning if status == FAILED else logger.info
         log("%s %s: %s", status, url, reason)
 
+    def item_outcome(self, item: dict, status: str, reason: str, **extra) -> None:
+        """``outcome`` for a fetched article item, keeping the pointer to its raw page."""
+        self.outcome(item["url"], item["outlet"], status, reason, warc=item.get("warc"), **extra)
+
     def _opened(self, spider) -> None:
         self.run_id = self.archive.start_run(self.trigger, getattr(spider, "outlet_names", []))
 

@@ -29,6 +29,7 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 
 ITEM_PIPELINES = {
+    "pipelines.raw.KeepRawPipeline": 50,
     "pipelines.extract.ExtractPipeline": 100,
     "pipelines.relevance.RelevancePipeline": 200,
     "pipelines.dedup.DedupPipeline": 300,

@@ -26,15 +26,14 @@ class DedupPipeline(SessionPipeline):
         archive = self.session.archive
         known = archive.article_by_url(url)
         if known and known["content_hash"] == digest:
-            archive.touch_article(known["id"], item["url"], item["outlet"],
-                                  f"same URL as article {known['id']}, text unchanged")
-            self.session.count("duplicate")
+            archive.touch_article(known["id"], item["url"], item["outlet"], item.get("warc"))
+            self.session.count("unchanged")
             raise DropItem(f"unchanged: {url}")
         twin = archive.article_by_hash(digest)
         if twin:
-            self.session.outcome(item["url"], item["outlet"], DUPLICATE,
-                                 f"same text as article {twin['id']} ({twin['url']})",
-                                 article_id=twin["id"])
+            self.session.item_outcome(item, DUPLICATE,
+                                      f"same text as article {twin['id']} ({twin['url']})",
+                                      article_id=twin["id"])
             raise DropItem(f"duplicate of article {twin['id']}: {url}")
         item["archive_url"] = url
         item["content_hash"] = digest

@@ -13,10 +13,10 @@ class ExtractPipeline(SessionPipeline):
         try:
             article = extract_article(item["html"], item["url"], self.rules_for(item["outlet"]))
         except Exception as exc:  # a parser crash on one page must not stop the crawl
-            self.session.outcome(item["url"], item["outlet"], FAILED, f"extraction error: {exc!r}")
+            self.session.item_outcome(item, FAILED, f"extraction error: {exc!r}")
             raise DropItem(f"extraction error on {item['url']}", log_level="WARNING") from exc
         if not article.text.strip():
-            self.session.outcome(item["url"], item["outlet"], FAILED, "no article text found on the page")
+            self.session.item_outcome(item, FAILED, "no article text found on the page")
             raise DropItem(f"no article text on {item['url']}", log_level="WARNING")
         item["article"] = article
         return item

@@ -14,6 +14,7 @@ def article_fields(item: dict) -> dict:
         "image": article.image, "language": article.language,
         "relevance": relevance.score, "relevance_terms": relevance.terms,
         "source": "recrawl" if item.get("forced") else "crawl", "fetched_at": item["fetched_at"],
+        "warc_file": item["warc"].file, "warc_offset": item["warc"].offset,
     }
 
 

@@ -124,6 +124,49 @@ def extract(file, url, outlet, fmt) -> None:
         click.echo(f"{article.title or ''}\n\n{article.text}")
 
 
+@main.command(name="import")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@db_option
+def import_(directory, db) -> None:
+    """Import a folder of legacy text files (NNN_<hex>.txt: title line, blank
+    line, paragraphs), cleaned like crawled pages. Importing twice adds nothing."""
+    from collections import Counter
+
+    from pipelines.legacy_import import import_legacy
+
+    outcomes: Counter = Counter()
+    with Archive(_db(db)) as archive:
+        for path, outcome, detail in import_legacy(archive, directory):
+            outcomes[outcome] += 1
+            click.echo(f"{path.name}: {outcome} {detail}".rstrip(), err=True)
+    click.echo("import: " + ", ".join(f"{n} {what}" for what, n in sorted(outcomes.items())))
+
+
+@main.command()
+@click.option("--outlet", help="Only this outlet's articles.")
+@db_option
+def reextract(outlet, db) -> None:
+    """Re-run extraction on the raw pages kept in WARC and store every article
+    whose clean text changed as a new version (no re-crawl needed)."""
+    from collections import Counter
+
+    from pipelines.reextract import reextract as run, summarize
+
+    path = _db(db)
+    if not path.exists():
+        raise click.ClickException(f"no archive at {path}")
+    outcomes: Counter = Counter()
+    with Archive(path) as archive:
+        total = archive.db["articles"].count
+        for n, (row, outcome) in enumerate(run(archive, outlet), start=1):
+            outcomes[outcome.split(":")[0]] += 1
+            if outcome != "unchanged":
+                click.echo(f"[{n}/{total}] {outcome}: {row['url']}", err=True)
+    click.echo(f"re-extracted: {summarize(outcomes)}")
+    if outcomes["failed"]:
+        sys.exit(1)
+
+
 @main.command()
 @db_option
 def stats(db) -> None:

@@ -141,6 +141,8 @@ class OutletSpider(scrapy.Spider):
         yield {
             "url": response.url, "requested_url": response.request.url, "outlet": outlet,
             "html": response.text, "http_status": response.status, "forced": forced,
+            "body": response.body, "headers": [(k.decode("latin-1"), v.decode("latin-1"))
+                                               for k, vs in response.headers.items() for v in vs],
             "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
 

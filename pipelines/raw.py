@@ -1,0 +1,13 @@
+"""Stage 0: keep the raw response as a WARC record, so any article can be
+re-extracted later without fetching it again (outlets delete pages)."""
+from __future__ import annotations
+
+from archive.warc import RawPage
+from pipelines.base import SessionPipeline
+
+
+class KeepRawPipeline(SessionPipeline):
+    def process_item(self, item: dict) -> dict:
+        page = RawPage(item["url"], item["http_status"], item.pop("headers"), item.pop("body"))
+        item["warc"] = self.session.archive.keep_raw(page)
+        return item
