@@ -18,6 +18,7 @@ import sqlite_utils
 from archive.schema import ensure_schema
 from archive.texts import content_hash, render_text_file, text_filename, write_atomically
 from archive.warc import RawPage, WarcPointer, WarcStore
+from archive.zones import index_zone_mentions
 from crawler.urls import is_http_url, normalize_url
 
 DEFAULT_DB = Path("data/archive.db")
@@ -132,6 +133,7 @@ class Archive:
             write_atomically(self.texts_dir / filename,
                              render_text_file(row.get("title"), row["text"]))
             self.db["articles"].update(article_id, {"filename": filename})
+            index_zone_mentions(self.db, article_id, row)
             if is_http_url(row["url"]):  # imports have no fetchable URL
                 self._mark_seen(row["url"], row.get("outlet"), ARCHIVED, "new article", article_id,
                                 warc=_pointer(row))
@@ -162,6 +164,7 @@ class Archive:
             write_atomically(self.texts_dir / filename,
                              render_text_file(row.get("title"), row["text"]))
             self.db["articles"].update(article_id, {**row, "filename": filename})
+            index_zone_mentions(self.db, article_id, row)
             self._mark_seen(row["url"], row.get("outlet"), ARCHIVED, "text changed: new version",
                             article_id, warc=_pointer(row))
         if old["filename"] and old["filename"] != filename:

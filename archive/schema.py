@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from archive.search import ensure_search
+from archive.zones import ensure_zone_schema
+
 ARTICLES = {
     "id": int,
     "url": str,            # as the outlet gives it (canonical link when on-site)
@@ -66,3 +69,5 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db["articles"].create_index(["content_hash"], unique=True, if_not_exists=True)
     db["articles"].create_index(["outlet", "published"], if_not_exists=True)
     db["seen_urls"].create_index(["status"], if_not_exists=True)
+    ensure_zone_schema(db)
+    ensure_search(db)
