@@ -17,6 +17,8 @@ import sqlite_utils
 
 from archive.schema import ensure_schema
 from archive.texts import content_hash, render_text_file, text_filename, write_atomically
+from archive.stories import DEFAULT_THRESHOLD as DEFAULT_NEAR_THRESHOLD
+from archive.stories import NearDuplicate, NearDuplicateIndex, signature, to_blob
 from archive.warc import RawPage, WarcPointer, WarcStore
 from archive.zones import index_zone_mentions
 from crawler.urls import is_http_url, normalize_url
@@ -47,12 +49,15 @@ class StoredArticle:
     id: int
     filename: str
     content_hash: str
+    story_id: int | None = None
+    near_duplicate: NearDuplicate | None = None
 
 
 class Archive:
     """An open archive. Use as a context manager, or call ``close()``."""
 
-    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path | str, *, readonly: bool = False,
+                 near_threshold: float = DEFAULT_NEAR_THRESHOLD) -> None:
         self.path = Path(path)
         if readonly:
             if not self.path.exists():
@@ -67,6 +72,8 @@ class Archive:
         self.db.execute("PRAGMA busy_timeout = 30000")
         self.texts_dir = self.path.parent / "texts"
         self.warc = WarcStore(self.path.parent / "warc")
+        self.near = NearDuplicateIndex(self.db, self.path.parent / "minhash.lsh", near_threshold)
+        self.readonly = readonly
 
     def __enter__(self) -> "Archive":
         return self
@@ -75,6 +82,8 @@ class Archive:
         self.close()
 
     def close(self) -> None:
+        if not self.readonly:
+            self.near.save()
         self.db.close()
 
     # --- reads -----------------------------------------------------------
@@ -103,6 +112,17 @@ class Archive:
         rows = list(self.db.query(sql, params))
         return rows[0] if rows else None
 
+    def history(self, url: str) -> list[dict]:
+        """Every text the article at ``url`` has had, oldest first, the current one last."""
+        article = self.article_by_url(url)
+        if article is None:
+            return []
+        versions = list(self.db.query(
+            "select fetched_at, content_hash, title, text from versions where article_id = ? order by id",
+            [article["id"]]))
+        current = {key: article[key] for key in ("fetched_at", "content_hash", "title", "text")}
+        return [*versions, current]
+
     def counts(self) -> dict:
         """Totals for ``kcn stats``."""
         articles = self.db["articles"]
@@ -127,17 +147,39 @@ class Archive:
         ``content_hash``, ``filename`` and timestamps are computed here.
         """
         row = self._row(fields)
+        minhash = signature(row["text"])
+        near = self.near.find(minhash)
+        if near:
+            row.update(near_duplicate_of=near.article_id, similarity=near.similarity)
         with self.db.atomic():
             article_id = self.db["articles"].insert(row).last_pk
             filename = text_filename(article_id, row["content_hash"])
             write_atomically(self.texts_dir / filename,
                              render_text_file(row.get("title"), row["text"]))
-            self.db["articles"].update(article_id, {"filename": filename})
+            story_id = self._join_story(article_id, row.get("published"), near)
+            self.db["articles"].update(article_id, {"filename": filename, "story_id": story_id})
+            self.db["minhashes"].insert({"article_id": article_id, "signature": to_blob(minhash)})
             index_zone_mentions(self.db, article_id, row)
             if is_http_url(row["url"]):  # imports have no fetchable URL
-                self._mark_seen(row["url"], row.get("outlet"), ARCHIVED, "new article", article_id,
+                reason = "new article" + (
+                    f", near-duplicate of article {near.article_id} (similarity {near.similarity:.2f}),"
+                    f" grouped in story {story_id}" if near else "")
+                self._mark_seen(row["url"], row.get("outlet"), ARCHIVED, reason, article_id,
                                 warc=_pointer(row))
-        return StoredArticle(article_id, filename, row["content_hash"])
+        self.near.add(article_id, minhash)
+        return StoredArticle(article_id, filename, row["content_hash"], story_id, near)
+
+    def _join_story(self, article_id: int, published: str | None, near: NearDuplicate | None) -> int:
+        """The story this article belongs to; its representative is the earliest-published copy."""
+        if near is None:
+            return self.db["stories"].insert({"representative_id": article_id, "first_published": published,
+                                              "articles": 1}).last_pk
+        story = self.db["stories"].get(self.article(near.article_id)["story_id"])
+        earlier = published and (not story["first_published"] or published < story["first_published"])
+        self.db["stories"].update(story["id"], {
+            "articles": story["articles"] + 1,
+            **({"representative_id": article_id, "first_published": published} if earlier else {})})
+        return story["id"]
 
     @staticmethod
     def _row(fields: dict) -> dict:
@@ -164,9 +206,13 @@ class Archive:
             write_atomically(self.texts_dir / filename,
                              render_text_file(row.get("title"), row["text"]))
             self.db["articles"].update(article_id, {**row, "filename": filename})
+            minhash = signature(row["text"])
+            self.db["minhashes"].upsert({"article_id": article_id, "signature": to_blob(minhash)},
+                                        pk="article_id")
             index_zone_mentions(self.db, article_id, row)
             self._mark_seen(row["url"], row.get("outlet"), ARCHIVED, "text changed: new version",
                             article_id, warc=_pointer(row))
+        self.near.add(article_id, minhash)
         if old["filename"] and old["filename"] != filename:
             (self.texts_dir / old["filename"]).unlink(missing_ok=True)
         return StoredArticle(article_id, filename, row["content_hash"])

@@ -30,7 +30,13 @@ ARTICLES = {
     "provenance": str,     # e.g. the legacy file name an import came from
     "warc_file": str,      # raw page: warc/<file> ...
     "warc_offset": int,    # ... at this byte offset
+    "story_id": int,       # syndicated copies share one story
+    "near_duplicate_of": int,  # the earlier article this one is a near copy of ...
+    "similarity": float,   # ... with this estimated Jaccard similarity
 }
+
+STORIES = {"id": int, "representative_id": int, "first_published": str, "articles": int}
+MINHASHES = {"article_id": int, "signature": bytes}
 
 SEEN_URLS = {
     "url_key": str, "url": str, "outlet": str, "status": str, "reason": str,
@@ -65,9 +71,12 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     _ensure_table(db, "seen_urls", SEEN_URLS, "url_key")
     _ensure_table(db, "crawl_runs", CRAWL_RUNS, "id")
     _ensure_table(db, "versions", VERSIONS, "id", foreign_keys=[("article_id", "articles", "id")])
+    _ensure_table(db, "stories", STORIES, "id")
+    _ensure_table(db, "minhashes", MINHASHES, "article_id", foreign_keys=[("article_id", "articles", "id")])
     db["articles"].create_index(["url_key"], unique=True, if_not_exists=True)
     db["articles"].create_index(["content_hash"], unique=True, if_not_exists=True)
     db["articles"].create_index(["outlet", "published"], if_not_exists=True)
+    db["articles"].create_index(["story_id"], if_not_exists=True)
     db["seen_urls"].create_index(["status"], if_not_exists=True)
     ensure_zone_schema(db)
     ensure_search(db)

@@ -24,11 +24,13 @@ class CrawlSession:
     def __init__(self, crawler) -> None:
         self.crawler = crawler
         settings = crawler.settings
-        self.archive = Archive(settings.get("KCN_DB") or default_db_path())
+        self.archive = Archive(settings.get("KCN_DB") or default_db_path(),
+                               near_threshold=settings.getfloat("KCN_NEAR_DUP_THRESHOLD"))
         self.trigger = settings.get("KCN_TRIGGER", "manual")
         self.run_id: int | None = None
         crawler.signals.connect(self._opened, signal=signals.spider_opened)
         crawler.signals.connect(self._closed, signal=signals.spider_closed)
+        crawler.signals.connect(self._item_error, signal=signals.item_error)
 
     @classmethod
     def of(cls, crawler) -> "CrawlSession":
@@ -53,6 +55,10 @@ class CrawlSession:
     def item_outcome(self, item: dict, status: str, reason: str, **extra) -> None:
         """``outcome`` for a fetched article item, keeping the pointer to its raw page."""
         self.outcome(item["url"], item["outlet"], status, reason, warc=item.get("warc"), **extra)
+
+    def _item_error(self, item, response, spider, failure) -> None:
+        """A stage crashed on one article: record it as failed, never lose it silently."""
+        self.item_outcome(item, FAILED, f"pipeline error: {failure.getErrorMessage()}"[:500])
 
     def _opened(self, spider) -> None:
         self.run_id = self.archive.start_run(self.trigger, getattr(spider, "outlet_names", []))

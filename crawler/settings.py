@@ -36,13 +36,20 @@ ITEM_PIPELINES = {
     "pipelines.store.StorePipeline": 400,
 }
 
+# One fetch per article per crawl, however its URL was spelled.
+REQUEST_FINGERPRINTER_CLASS = "crawler.fingerprint.CanonicalRequestFingerprinter"
+
 # The archive (None: $KCN_DB or ./data/archive.db) and what started this crawl.
 KCN_DB = None
 KCN_TRIGGER = "manual"
 # Articles scheduled per crawl at most (0: no limit).
 KCN_MAX_ARTICLES = 0
+# Extraction worker processes (None: one per core; 0: extract inline in the crawl process).
+KCN_EXTRACT_WORKERS = None
 # Minimum relevance score for an article to be archived.
 KCN_RELEVANCE_THRESHOLD = None  # None: the scorer's default
+# Estimated Jaccard similarity (word 4-shingles) from which two articles are one story.
+KCN_NEAR_DUP_THRESHOLD = 0.8
 
 DEFAULT_DROPITEM_LOG_LEVEL = "INFO"
 LOG_LEVEL = "INFO"

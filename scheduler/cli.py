@@ -168,6 +168,33 @@ def reextract(outlet, db) -> None:
 
 
 @main.command()
+@click.argument("url")
+@db_option
+def history(url, db) -> None:
+    """Show every version of the article at URL, with a unified diff between
+    consecutive versions (an edited article keeps its old texts)."""
+    import difflib
+
+    path = _db(db)
+    if not path.exists():
+        raise click.ClickException(f"no archive at {path}")
+    with Archive(path, readonly=True) as archive:
+        versions = archive.history(url)
+    if not versions:
+        raise click.ClickException(f"no archived article at {url}")
+    for n, version in enumerate(versions, start=1):
+        label = "current" if n == len(versions) else f"version {n}"
+        click.echo(f"== {label}: fetched {version['fetched_at']}, sha256 {version['content_hash'][:16]}")
+        if n > 1:
+            before, after = versions[n - 2], version
+            diff = difflib.unified_diff(
+                f"{before['title']}\n\n{before['text']}".split("\n"),
+                f"{after['title']}\n\n{after['text']}".split("\n"),
+                fromfile=f"version {n - 1}", tofile=label, lineterm="")
+            click.echo("\n".join(diff))
+
+
+@main.command()
 @db_option
 def stats(db) -> None:
     """Show what the archive holds: articles per outlet, fetched URLs by outcome."""

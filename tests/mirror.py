@@ -496,6 +496,13 @@ class Mirror:
             self._log_entries.clear()
             self._tunnels.clear()
 
+    def body(self, url: str) -> bytes:
+        """The body registered for ``url`` (KeyError if none), e.g. to serve an edited copy."""
+        entry = self._lookup(normalize_url(url))
+        if entry is None:
+            raise KeyError(url)
+        return entry.body
+
     # internals used by the handler ----------------------------------------------
     def _lookup(self, url: str) -> _Entry | None:
         with self._lock:
