@@ -10,7 +10,7 @@ import json
 import os
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import sqlite_utils
@@ -33,6 +33,10 @@ FAILED = "failed"   # transient or unexplained: retried on the next crawl
 GONE = "gone"       # HTTP 404/410: the outlet removed the page
 # Statuses that mean "do not fetch this URL again on a daily crawl".
 SETTLED = (ARCHIVED, DUPLICATE, NOT_RELEVANT, GONE)
+
+
+VN_OFFSET = timedelta(hours=7)  # publish dates are Vietnam time
+REVISIT_AFTER_HOURS = 12
 
 
 def default_db_path() -> Path:
@@ -95,9 +99,21 @@ class Archive:
         ).fetchall()
         return rows[0][0] if rows else None
 
-    def is_settled(self, url: str) -> bool:
-        """True when a daily crawl need not fetch ``url`` again."""
-        return self.seen_status(url) in SETTLED
+    def needs_fetch(self, url: str, revisit_days: int = 0) -> bool:
+        """Whether a crawl should fetch ``url``: never fetched, failed last time,
+        or an archived article published in the last ``revisit_days`` days and
+        not checked for edits in the last ``REVISIT_AFTER_HOURS`` hours."""
+        row = self._one(
+            "select s.status, a.published, a.last_checked from seen_urls s"
+            " left join articles a on a.id = s.article_id where s.url_key = ?", normalize_url(url))
+        if row is None or row["status"] not in SETTLED:
+            return True
+        if row["status"] != ARCHIVED or revisit_days <= 0 or not row["published"]:
+            return False
+        now = datetime.now(timezone.utc)
+        recent = row["published"][:10] >= (now + VN_OFFSET - timedelta(days=revisit_days)).date().isoformat()
+        stale = (row["last_checked"] or "") < (now - timedelta(hours=REVISIT_AFTER_HOURS)).isoformat(timespec="seconds")
+        return recent and stale
 
     def article_by_url(self, url: str) -> dict | None:
         return self._one("select * from articles where url_key = ?", normalize_url(url))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -61,6 +62,9 @@ class Outlet:
     listings: tuple[Listing, ...] = ()
     max_pages: int = 3
     extraction: ExtractionRules = field(default_factory=ExtractionRules)
+    # Where the outlet's article URLs encode the publish date: named groups
+    # year (or yy) / month / day. Lets a backfill stop paging without fetching.
+    url_date: re.Pattern | None = None
 
     @property
     def verified(self) -> bool:
@@ -72,6 +76,17 @@ class Outlet:
 
     def is_article(self, url: str) -> bool:
         return self.owns(url) and bool(self.article_url.search(url))
+
+    def date_from_url(self, url: str) -> date | None:
+        match = self.url_date.search(url) if self.url_date else None
+        if not match:
+            return None
+        parts = match.groupdict()
+        year = int(parts["year"]) if parts.get("year") else 2000 + int(parts["yy"])
+        try:
+            return date(year, int(parts["month"]), int(parts["day"]))
+        except ValueError:
+            return None
 
     def start_urls(self) -> list[str]:
         return [*self.feeds, *self.sitemaps, *(listing.url for listing in self.listings)]
@@ -85,10 +100,11 @@ def _outlet_from_toml(path: Path) -> Outlet:
     for key in ("name", "domains", "article_url", "checked"):
         if key not in data:
             raise RegistryError(f"{path.name}: missing required field {key!r}")
-    try:
-        pattern = re.compile(data["article_url"])
-    except re.error as exc:
-        raise RegistryError(f"{path.name}: article_url is not a valid regex: {exc}") from exc
+    pattern = _regex(path, data, "article_url")
+    url_date = _regex(path, data, "url_date") if "url_date" in data else None
+    groups = set(url_date.groupindex) if url_date else {"year", "month", "day"}
+    if not ({"month", "day"} <= groups and groups & {"year", "yy"}):
+        raise RegistryError(f"{path.name}: url_date needs named groups year (or yy), month and day")
     rules = data.get("extraction", {})
     try:
         listings = tuple(_listing(item) for item in data.get("listings", ()))
@@ -111,7 +127,15 @@ def _outlet_from_toml(path: Path) -> Outlet:
         listings=listings,
         max_pages=int(data.get("max_pages", 3)),
         extraction=extraction,
+        url_date=url_date,
     )
+
+
+def _regex(path: Path, data: dict, key: str) -> re.Pattern:
+    try:
+        return re.compile(data[key])
+    except re.error as exc:
+        raise RegistryError(f"{path.name}: {key} is not a valid regex: {exc}") from exc
 
 
 def _listing(item: dict) -> Listing:

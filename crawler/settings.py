@@ -46,6 +46,10 @@ KCN_TRIGGER = "manual"
 KCN_MAX_ARTICLES = 0
 # Extraction worker processes (None: one per core; 0: extract inline in the crawl process).
 KCN_EXTRACT_WORKERS = None
+# Daily crawls re-fetch archived articles published in the last N days, to catch edits.
+KCN_REVISIT_DAYS = 2
+# A backfill (kcn crawl --since) follows a listing's paging at most this far.
+KCN_BACKFILL_MAX_PAGES = 500
 # Minimum relevance score for an article to be archived.
 KCN_RELEVANCE_THRESHOLD = None  # None: the scorer's default
 # Estimated Jaccard similarity (word 4-shingles) from which two articles are one story.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -55,17 +56,28 @@ def _run(db: Path, **kwargs) -> None:
               help="Crawl only this outlet (repeatable; default: all). See `kcn outlets`.")
 @click.option("--max-articles", type=click.IntRange(min=0), default=0,
               help="Fetch at most N article pages this run (0: no limit).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Backfill: walk feeds, sitemaps and listing pages back to this date (YYYY-MM-DD).")
+@click.option("--jobdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the crawl's queue here so a stopped crawl can be continued by running the "
+                   "same command again (default with --since: jobs/ beside the archive).")
 @db_option
 @settings_option
-def crawl(outlets, max_articles, db, overrides) -> None:
+def crawl(outlets, max_articles, since, jobdir, db, overrides) -> None:
     """Crawl the registry's outlets: discover new articles, keep those about
     industrial zones, and archive them. Prints a summary; exits 1 when the run
-    failed as a whole."""
+    failed as a whole. Stop it with Ctrl-C once (it finishes what is in flight)."""
     try:
         select_outlets(outlets, load_outlets())
     except RegistryError as exc:
         raise click.BadParameter(str(exc), param_hint="--outlet") from exc
-    _run(db, outlets=outlets, max_articles=max_articles, overrides=overrides, trigger="manual")
+    day = since.date().isoformat() if since else None
+    if day and jobdir is None:
+        jobdir = _db(db).parent / "jobs" / f"backfill-{'-'.join(sorted(outlets)) or 'all'}-{day}"
+    if jobdir:
+        click.echo(f"resumable: the crawl queue is kept in {jobdir}", err=True)
+    _run(db, outlets=outlets, max_articles=max_articles, since=day, jobdir=jobdir,
+         overrides=overrides, trigger=os.environ.get("KCN_TRIGGER", "manual"))
 
 
 @main.command()

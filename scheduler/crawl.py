@@ -28,11 +28,18 @@ def crawl_settings(db: Path, trigger: str, overrides: tuple[str, ...] = ()) -> S
 
 
 def run_crawl(db: Path, *, outlets: tuple[str, ...] = (), url: str | None = None,
-              max_articles: int = 0, trigger: str = "manual",
-              overrides: tuple[str, ...] = ()) -> dict:
-    """Crawl the given outlets (all when none) or one URL; return Scrapy's final stats."""
-    process = CrawlerProcess(crawl_settings(db, trigger, overrides), install_root_handler=True)
+              max_articles: int = 0, since: str | None = None, jobdir: Path | None = None,
+              trigger: str = "manual", overrides: tuple[str, ...] = ()) -> dict:
+    """Crawl the given outlets (all when none) or one URL; return Scrapy's final stats.
+
+    ``since`` turns the crawl into a backfill; with ``jobdir`` Scrapy keeps its
+    queue there, so stopping (Ctrl-C once) and running again continues it.
+    """
+    settings = crawl_settings(db, trigger, overrides)
+    if jobdir:
+        settings.set("JOBDIR", str(jobdir), priority="cmdline")
+    process = CrawlerProcess(settings, install_root_handler=True)
     crawler = process.create_crawler(OutletSpider)
-    process.crawl(crawler, outlets=",".join(outlets), url=url, max_articles=max_articles)
+    process.crawl(crawler, outlets=",".join(outlets), url=url, max_articles=max_articles, since=since)
     process.start()
     return crawler.stats.get_stats()

@@ -35,7 +35,7 @@ def test_url_variants_are_one_key(tmp_path):
         archive.add_article(ARTICLE)
         variant = "http://www.vnexpress.net/kcn-thang-long-5047001.html?utm_source=fb#top"
         assert archive.article_by_url(variant)["title"] == ARTICLE["title"]
-        assert archive.is_settled(variant)
+        assert not archive.needs_fetch(variant)
 
 
 def test_failed_file_write_leaves_no_row(tmp_path, monkeypatch):
@@ -67,9 +67,9 @@ def test_outcomes_are_remembered_with_reasons(tmp_path):
     url = "https://cafef.vn/gia-vang-188260307071033787.chn"
     with Archive(tmp_path / "archive.db") as archive:
         archive.record_seen(url, "cafef", "failed", "HTTP 503", http_status=503)
-        assert not archive.is_settled(url)  # a failure is retried next time
+        assert archive.needs_fetch(url)  # a failure is retried next time
         archive.record_seen(url, "cafef", "not_relevant", "score 0.0: no zone terms")
-        assert archive.is_settled(url)
+        assert not archive.needs_fetch(url)
         row = archive.db["seen_urls"].get(archive_db.normalize_url(url))
     assert row["reason"] == "score 0.0: no zone terms" and row["first_seen"] <= row["last_fetched"]
 
@@ -80,3 +80,18 @@ def test_readonly_archive_refuses_writes(tmp_path):
     with Archive(path, readonly=True) as archive:
         with pytest.raises(sqlite3.OperationalError):
             archive.add_article(ARTICLE)
+
+
+def test_recent_articles_are_revisited_for_edits(tmp_path):
+    with Archive(tmp_path / "archive.db") as archive:
+        old = archive.add_article({**ARTICLE, "published": "2023-12-20T16:34:00+07:00"})
+        fresh_url = "https://vnexpress.net/kcn-moi-5047002.html"
+        archive.add_article({**ARTICLE, "url": fresh_url, "text": "Khu công nghiệp mới.",
+                             "published": archive_db.utc_now()[:10]})
+        assert not archive.needs_fetch(ARTICLE["url"], revisit_days=2)
+        assert not archive.needs_fetch(fresh_url, revisit_days=2)  # just checked
+        archive.db.execute("update articles set last_checked = '2000-01-01T00:00:00+00:00'")
+        assert archive.needs_fetch(fresh_url, revisit_days=2)
+        assert not archive.needs_fetch(fresh_url, revisit_days=0)
+        assert not archive.needs_fetch(ARTICLE["url"], revisit_days=2) and old.id
+

@@ -6,7 +6,7 @@ become items for the pipelines (extract -> relevance -> dedup -> store).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from urllib.parse import urlsplit
 
 import scrapy
@@ -25,7 +25,7 @@ class OutletSpider(scrapy.Spider):
     name = "outlets"
 
     def __init__(self, outlets: str = "", url: str | None = None,
-                 max_articles: int | str = 0, **kwargs) -> None:
+                 max_articles: int | str = 0, since: str | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.registry = load_outlets()
         self.recrawl_url = url
@@ -33,6 +33,7 @@ class OutletSpider(scrapy.Spider):
         self.selected = [] if url else select_outlets(names, self.registry)
         self.outlet_names = [o.name for o in self.selected] if not url else [self._recrawl_outlet()]
         self.max_articles = int(max_articles or 0)
+        self.since = date.fromisoformat(since) if since else None
         self.scheduled = 0
 
     @classmethod
@@ -40,6 +41,8 @@ class OutletSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.session = CrawlSession.of(crawler)
         spider.max_articles = spider.max_articles or crawler.settings.getint("KCN_MAX_ARTICLES")
+        spider.revisit_days = crawler.settings.getint("KCN_REVISIT_DAYS")
+        spider.backfill_max_pages = crawler.settings.getint("KCN_BACKFILL_MAX_PAGES")
         return spider
 
     def _recrawl_outlet(self) -> str:
@@ -69,7 +72,7 @@ class OutletSpider(scrapy.Spider):
     def parse_feed(self, response, outlet: Outlet):
         self.session.count("listing_pages")
         try:
-            urls = [entry.url for entry in feed_entries(response.body, outlet)]
+            urls = [e.url for e in feed_entries(response.body, outlet) if self._in_range(e.published)]
         except DiscoveryError as exc:
             self._discovery_error(response.url, outlet, f"feed unreadable: {exc}")
             return
@@ -86,7 +89,8 @@ class OutletSpider(scrapy.Spider):
             for child in children:
                 yield scrapy.Request(child, self.parse_sitemap, errback=self.discovery_failed,
                                      cb_kwargs={"outlet": outlet, "depth": depth + 1})
-        yield from self._article_requests([e.url for e in entries if outlet.is_article(e.url)], outlet)
+        yield from self._article_requests(
+            [e.url for e in entries if outlet.is_article(e.url) and self._in_range(e.lastmod)], outlet)
 
     def parse_listing(self, response, outlet: Outlet, listing: Listing, page: int):
         self.session.count("listing_pages")
@@ -96,16 +100,28 @@ class OutletSpider(scrapy.Spider):
         urls = listing_article_links(response.text, response.url, outlet)
         requests = list(self._article_requests(urls, outlet))
         yield from requests
-        # Incremental: page on only while this page still brought unknown articles.
-        if requests and listing.paging and page < outlet.max_pages and not self._budget_spent():
+        if listing.paging and not self._budget_spent() and self._page_on(outlet, urls, requests, page):
             yield self._listing_request(outlet, listing, page + 1)
+
+    def _page_on(self, outlet: Outlet, urls: list[str], requests: list, page: int) -> bool:
+        """Daily: page on only while a page still brings unknown articles.
+        Backfill (--since): page on while a page still links articles from the
+        period (dates read off the URLs where the outlet encodes them)."""
+        if self.since is None:
+            return bool(requests) and page < outlet.max_pages
+        dates = [outlet.date_from_url(url) for url in urls]
+        in_period = [d for d in dates if d is None or d >= self.since]
+        return bool(in_period) and page < self.backfill_max_pages
+
+    def _in_range(self, moment: datetime | None) -> bool:
+        return self.since is None or moment is None or moment.date() >= self.since
 
     def _article_requests(self, urls: list[str], outlet: Outlet):
         self.session.count("article_links", len(urls))
         for url in urls:
             if self._budget_spent():
                 return
-            if self.session.archive.is_settled(url):
+            if not self.session.archive.needs_fetch(url, self.revisit_days):
                 self.session.count("known_skipped")
                 continue
             yield self._article_request(url, outlet.name)
