@@ -282,6 +282,28 @@ class Archive:
             self.db["crawl_runs"].update(run_id, {
                 "finished_at": utc_now(), "status": status, **counts})
 
+    def last_ok_start(self) -> datetime | None:
+        """When the last successful crawl started (None: never)."""
+        row = self._one("select started_at from crawl_runs where status = 'ok' order by id desc limit 1")
+        return datetime.fromisoformat(row["started_at"]) if row else None
+
+    def last_run_id(self) -> int:
+        return self.db.execute("select coalesce(max(id), 0) from crawl_runs").fetchone()[0]
+
+    def run_after(self, after_id: int) -> dict | None:
+        """The newest ledger row written after run ``after_id``, if any."""
+        return self._one("select * from crawl_runs where id > ? order by id desc limit 1", after_id)
+
+    def fail_running_runs(self, reason: str, after_id: int = 0) -> int:
+        """Mark 'running' rows (id > after_id) failed: their crawl died without closing.
+
+        Call only while holding the archive lock, so no live crawl's row is touched.
+        """
+        with self.db.atomic():
+            return self.db.execute(
+                "update crawl_runs set status = 'failed', finish_reason = ?, finished_at = ? "
+                "where status = 'running' and id > ?", [reason, utc_now(), after_id]).rowcount
+
     def runs(self, last: int = 10) -> list[dict]:
         return list(self.db.query(
             "select * from crawl_runs order by id desc limit ?", [last]))

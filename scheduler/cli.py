@@ -6,11 +6,15 @@ import os
 import sys
 from pathlib import Path
 
+from contextlib import contextmanager
+
 import click
 
 from archive.db import Archive, default_db_path
+from archive.lock import ArchiveLock, ArchiveLocked
 from crawler.registry import RegistryError, load_outlets, select_outlets
 from crawler.urls import is_http_url
+from scheduler.daemon import runs, schedule
 
 DB_HELP = "Archive file (default: $KCN_DB or ./data/archive.db)."
 db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
@@ -22,6 +26,16 @@ settings_option = click.option(
 
 def _db(db: Path | None) -> Path:
     return db or default_db_path()
+
+
+@contextmanager
+def _writing(path: Path):
+    """Hold the archive's lock: one writer at a time (waits $KCN_LOCK_WAIT seconds, default 0)."""
+    try:
+        with ArchiveLock(path, wait=float(os.environ.get("KCN_LOCK_WAIT") or 0)):
+            yield
+    except ArchiveLocked as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,8 +56,13 @@ def _summary(stats: dict) -> str:
 def _run(db: Path, **kwargs) -> None:
     from scheduler.crawl import SettingError, run_crawl  # Scrapy import kept off the fast commands
 
+    path = _db(db)
     try:
-        stats = run_crawl(_db(db), **kwargs)
+        with _writing(path):
+            if path.exists():
+                with Archive(path) as archive:  # rows of crawls that died without closing
+                    archive.fail_running_runs("interrupted")
+            stats = run_crawl(path, **kwargs)
     except SettingError as exc:
         raise click.UsageError(str(exc)) from exc
     click.echo(_summary(stats))
@@ -147,7 +166,7 @@ def import_(directory, db) -> None:
     from pipelines.legacy_import import import_legacy
 
     outcomes: Counter = Counter()
-    with Archive(_db(db)) as archive:
+    with _writing(_db(db)), Archive(_db(db)) as archive:
         for path, outcome, detail in import_legacy(archive, directory):
             outcomes[outcome] += 1
             click.echo(f"{path.name}: {outcome} {detail}".rstrip(), err=True)
@@ -168,7 +187,7 @@ def reextract(outlet, db) -> None:
     if not path.exists():
         raise click.ClickException(f"no archive at {path}")
     outcomes: Counter = Counter()
-    with Archive(path) as archive:
+    with _writing(path), Archive(path) as archive:
         total = archive.db["articles"].count
         for n, (row, outcome) in enumerate(run(archive, outlet), start=1):
             outcomes[outcome.split(":")[0]] += 1
@@ -227,6 +246,9 @@ def stats(db) -> None:
         click.echo(f"last run: #{run['id']} {run['status']} started {run['started_at']}"
                    f" ({run['new'] or 0} new)")
 
+
+main.add_command(schedule)
+main.add_command(runs)
 
 if __name__ == "__main__":
     main()
