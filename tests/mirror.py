@@ -32,6 +32,7 @@ Usage::
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass, field
 import http.server
 import ipaddress
 import re
@@ -39,7 +40,9 @@ import socket
 import socketserver
 import ssl
 import tempfile
+import struct
 import threading
+import time
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -49,18 +52,25 @@ __all__ = ["Mirror", "MirrorRequest", "normalize_url"]
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class MirrorRequest(NamedTuple):
+@dataclass(frozen=True)
+class MirrorRequest:
     """One HTTP request answered by the mirror (CONNECTs are in ``Mirror.tunnels``)."""
 
     method: str
     url: str  # normalised full URL, e.g. "https://vnexpress.net/a.html"
     status: int
+    at: float = field(default=0.0, compare=False)  # time.monotonic() when it arrived
+
+
+# Misbehaviours an entry can have, for fault-injection tests:
+FAULTS = ("stall", "reset", "truncate")
 
 
 class _Entry(NamedTuple):
     status: int
     body: bytes
     headers: tuple[tuple[str, str], ...]
+    fault: str | None = None  # one of FAULTS
 
 
 # --------------------------------------------------------------------------- #
@@ -308,15 +318,37 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _serve(self, *, head: bool) -> None:
         mirror = self.server.mirror
         url = self._target_url()
-        entry = mirror._lookup(url) if url else None
+        entry = mirror._take(url) if url else None
         if entry is None:
             status = 404
             body = f"not mirrored: {url or self.path}\n".encode()
             extra: tuple[tuple[str, str], ...] = (("Content-Type", "text/plain; charset=utf-8"),)
         else:
-            status, body, extra = entry
+            status, body, extra, fault = entry
+            if fault:
+                mirror._log(self.command, url, status)
+                self._misbehave(fault, status, body, extra)
+                return
         mirror._log(self.command, url or self.path, status)
         self._send(status, body, extra=extra, head=head)
+
+    def _misbehave(self, fault: str, status: int, body: bytes, extra) -> None:
+        """stall: say nothing for a minute; reset: half the body, then a TCP RST;
+        truncate: half the body, then a clean close (fewer bytes than promised)."""
+        if fault == "stall":
+            time.sleep(60)
+            self.close_connection = True
+            return
+        self.send_response(status)
+        for name, value in extra:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
+        if fault == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
 
     def _send(
         self,
@@ -357,6 +389,7 @@ class Mirror:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._table: dict[str, _Entry] = {}
+        self._queues: dict[str, list[_Entry]] = {}  # responses served before the table's
         self._log_entries: list[MirrorRequest] = []
         self._tunnels: list[str] = []
         self._conns: dict[int, socket.socket] = {}
@@ -373,21 +406,30 @@ class Mirror:
         status: int = 200,
         content_type: str = "text/html; charset=utf-8",
         headers: dict[str, str] | None = None,
+        fault: str | None = None,
     ) -> None:
         """Register (or replace) the response for *url*.
 
         ``headers`` are sent as given and may override Content-Type;
         Content-Length/Connection are always computed by the mirror.
+        ``fault`` (one of FAULTS) makes the response misbehave.
         """
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        hdrs: dict[str, tuple[str, str]] = {"content-type": ("Content-Type", content_type)}
-        for name, value in (headers or {}).items():
-            hdrs[name.lower()] = (name, str(value))
-        entry = _Entry(int(status), bytes(body), tuple(hdrs.values()))
+        entry = _entry(body, status, content_type, headers, fault)
         key = normalize_url(url)
         with self._lock:
             self._table[key] = entry
+            self._queues.pop(key, None)
+
+    def add_sequence(self, url: str, responses: list[dict]) -> None:
+        """Answer successive requests for *url* with successive responses (each a
+        dict of ``add``'s arguments); the last one repeats."""
+        entries = [_entry(r.get("body", b""), r.get("status", 200),
+                          r.get("content_type", "text/html; charset=utf-8"),
+                          r.get("headers"), r.get("fault")) for r in responses]
+        key = normalize_url(url)
+        with self._lock:
+            self._table[key] = entries[-1]
+            self._queues[key] = entries[:-1]
 
     def add_redirect(self, url: str, location: str, status: int = 301) -> None:
         """Answer *url* with a redirect to *location* (absolute or relative)."""
@@ -508,6 +550,12 @@ class Mirror:
         with self._lock:
             return self._table.get(url)
 
+    def _take(self, url: str) -> _Entry | None:
+        """The response for this request: the next of a sequence, else the table's."""
+        with self._lock:
+            queue = self._queues.get(url)
+            return queue.pop(0) if queue else self._table.get(url)
+
     def _has_host(self, url: str) -> bool:
         prefix = url.split("/", 3)[:3]
         origin = "/".join(prefix) + "/"
@@ -516,7 +564,7 @@ class Mirror:
 
     def _log(self, method: str, url: str, status: int) -> None:
         with self._lock:
-            self._log_entries.append(MirrorRequest(method, url, status))
+            self._log_entries.append(MirrorRequest(method, url, status, time.monotonic()))
 
     def _log_tunnel(self, target: str) -> None:
         with self._lock:
@@ -535,3 +583,15 @@ class Mirror:
         with self._lock:
             self._conns.pop(id(raw), None)
             self._threads.discard(threading.current_thread())
+
+
+def _entry(body: bytes | str, status: int, content_type: str,
+           headers: dict[str, str] | None, fault: str | None) -> _Entry:
+    if fault is not None and fault not in FAULTS:
+        raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    hdrs: dict[str, tuple[str, str]] = {"content-type": ("Content-Type", content_type)}
+    for name, value in (headers or {}).items():
+        hdrs[name.lower()] = (name, str(value))
+    return _Entry(int(status), bytes(body), tuple(hdrs.values()), fault)

@@ -40,7 +40,8 @@ def _page_url(path: Path) -> str | None:
 
 
 def test_all_outlets_load_with_required_fields():
-    assert set(OUTLETS) == EXPECTED
+    # The outlets the archive was founded on, among at least 25 that publish zone news.
+    assert EXPECTED <= set(OUTLETS) and len(OUTLETS) >= 25
     for outlet in OUTLETS.values():
         assert outlet.title and outlet.domains and outlet.checked
         assert outlet.feeds or outlet.sitemaps or outlet.listings, outlet.name
