@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,15 @@ def test_outlet_files_end_with_an_extraction_table():
         text = path.read_text(encoding="utf-8")
         assert "\n[extraction]" in text, path.name
         assert "[[listings]]" not in text.split("\n[extraction]", 1)[1], path.name
+
+
+@pytest.mark.parametrize("name", sorted(n for n, o in OUTLETS.items() if o.url_date))
+def test_dates_read_off_article_urls_match_the_capture(name):
+    """A backfill stops paging by these dates: every article linked from the
+    captured listing (2026-03-07) must yield a plausible one."""
+    listing = FIXTURES / "listings" / f"listing_{name}_2026.txt"
+    urls = [line.strip() for line in listing.read_text(encoding="utf-8").splitlines() if line.startswith("http")]
+    dates = [OUTLETS[name].date_from_url(url) for url in urls]
+    assert urls and None not in dates
+    assert all(date(2015, 1, 1) <= d <= date(2026, 3, 7) for d in dates)
+    assert max(dates) >= date(2026, 3, 6)  # a listing's newest story is from its capture day or the day before
