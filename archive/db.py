@@ -31,6 +31,7 @@ DUPLICATE = "duplicate"
 NOT_RELEVANT = "not_relevant"
 FAILED = "failed"   # transient or unexplained: retried on the next crawl
 GONE = "gone"       # HTTP 404/410: the outlet removed the page
+BLOCKED = "blocked" # robots.txt disallows it: asked again only if robots.txt changes
 # Statuses that mean "do not fetch this URL again on a daily crawl".
 SETTLED = (ARCHIVED, DUPLICATE, NOT_RELEVANT, GONE)
 
@@ -246,7 +247,18 @@ class Archive:
                     warc: WarcPointer | None = None) -> None:
         """Remember what became of a fetched URL, with the reason (users ask why)."""
         with self.db.atomic():
+            if status == GONE:
+                article_id = self._mark_gone(url) or article_id
             self._mark_seen(url, outlet, status, reason, article_id, http_status, warc)
+
+    def _mark_gone(self, url: str) -> int | None:
+        """An archived article whose page disappeared is marked gone, never deleted."""
+        article = self.article_by_url(url)
+        if article is None:
+            return None
+        if not article["gone_at"]:
+            self.db["articles"].update(article["id"], {"gone_at": utc_now()})
+        return article["id"]
 
     def keep_raw(self, page: RawPage) -> WarcPointer:
         """Append the fetched response to the WARC store (before any row points at it)."""

@@ -30,6 +30,7 @@ ARTICLES = {
     "provenance": str,     # e.g. the legacy file name an import came from
     "warc_file": str,      # raw page: warc/<file> ...
     "warc_offset": int,    # ... at this byte offset
+    "gone_at": str,        # the outlet removed the page (the article is kept)
     "story_id": int,       # syndicated copies share one story
     "near_duplicate_of": int,  # the earlier article this one is a near copy of ...
     "similarity": float,   # ... with this estimated Jaccard similarity
@@ -53,6 +54,7 @@ CRAWL_RUNS = {
     "id": int, "started_at": str, "finished_at": str, "trigger": str, "status": str,
     "outlets": str, "finish_reason": str, "pages_fetched": int, "articles_fetched": int,
     "new": int, "updated": int, "duplicate": int, "not_relevant": int, "failed": int, "gone": int, "http_errors": str,
+    "failures": str,  # JSON {cause: count}: timeout, too_large, http_503, robots, ...
 }
 
 

@@ -10,11 +10,13 @@ import logging
 
 from scrapy import signals
 
-from archive.db import DUPLICATE, FAILED, GONE, NOT_RELEVANT, Archive, default_db_path
+from crawler.urls import normalize_url
+from archive.db import BLOCKED, DUPLICATE, FAILED, GONE, NOT_RELEVANT, Archive, default_db_path
 
 logger = logging.getLogger(__name__)
 
-STATUS_COUNTER = {DUPLICATE: "duplicate", NOT_RELEVANT: "not_relevant", FAILED: "failed", GONE: "gone"}
+STATUS_COUNTER = {DUPLICATE: "duplicate", NOT_RELEVANT: "not_relevant", FAILED: "failed", GONE: "gone",
+                  BLOCKED: "blocked"}
 GOOD_FINISH = ("finished", "closespider_itemcount", "closespider_pagecount")
 
 
@@ -45,20 +47,33 @@ class CrawlSession:
     def count(self, name: str, n: int = 1) -> None:
         self.stats.inc_value(f"kcn/{name}", n)
 
-    def outcome(self, url: str, outlet: str | None, status: str, reason: str, **extra) -> None:
-        """Record what became of a fetched URL and count it."""
+    def outcome(self, url: str, outlet: str | None, status: str, reason: str,
+                cause: str | None = None, **extra) -> None:
+        """Record what became of a fetched URL and count it (and its cause)."""
         self.archive.record_seen(url, outlet, status, reason, **extra)
         self.count(STATUS_COUNTER[status])
+        if cause:
+            self.count(f"cause/{cause}")
         log = logger.warning if status == FAILED else logger.info
         log("%s %s: %s", status, url, reason)
 
-    def item_outcome(self, item: dict, status: str, reason: str, **extra) -> None:
+    def item_outcome(self, item: dict, status: str, reason: str, cause: str | None = None,
+                     **extra) -> None:
         """``outcome`` for a fetched article item, keeping the pointer to its raw page."""
-        self.outcome(item["url"], item["outlet"], status, reason, warc=item.get("warc"), **extra)
+        self.outcome(item["url"], item["outlet"], status, reason, cause, warc=item.get("warc"), **extra)
+        self.remember_redirect(item, status, reason, extra.get("article_id"))
+
+    def remember_redirect(self, item: dict, status: str, reason: str, article_id: int | None = None) -> None:
+        """Keep the URL first asked for known too, so no crawl fetches it again for nothing."""
+        requested = item.get("requested_url")
+        if requested and normalize_url(requested) != normalize_url(item["url"]):
+            self.archive.record_seen(requested, item["outlet"], status,
+                                     f"redirects to {item['url']}: {reason}", article_id=article_id)
 
     def _item_error(self, item, response, spider, failure) -> None:
         """A stage crashed on one article: record it as failed, never lose it silently."""
-        self.item_outcome(item, FAILED, f"pipeline error: {failure.getErrorMessage()}"[:500])
+        self.item_outcome(item, FAILED, f"pipeline error: {failure.getErrorMessage()}"[:500],
+                          "pipeline_error")
 
     def _opened(self, spider) -> None:
         self.run_id = self.archive.start_run(self.trigger, getattr(spider, "outlet_names", []))
@@ -87,4 +102,6 @@ class CrawlSession:
             "failed": stats.get("kcn/failed", 0),
             "gone": stats.get("kcn/gone", 0),
             "http_errors": json.dumps(http_errors),
+            "failures": json.dumps({key.split("/", 2)[2]: value for key, value in sorted(stats.items())
+                                    if key.startswith("kcn/cause/")}),
         }

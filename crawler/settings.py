@@ -28,6 +28,15 @@ DOWNLOAD_WARNSIZE = 3 * 1024 * 1024
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.retry_after.RetryAfterMiddleware": 550,
+}
+# 429/503: wait what Retry-After asks (at most this many seconds), else back off
+# KCN_BACKOFF_BASE * 2**retries.
+KCN_RETRY_AFTER_MAX = 300.0
+KCN_BACKOFF_BASE = 5.0
+
 ITEM_PIPELINES = {
     "pipelines.raw.KeepRawPipeline": 50,
     "pipelines.extract.ExtractPipeline": 100,

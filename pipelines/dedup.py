@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from scrapy.exceptions import DropItem
 
-from archive.db import DUPLICATE
+from archive.db import ARCHIVED, DUPLICATE
 from archive.texts import content_hash
 from crawler.urls import normalize_url
 from pipelines.base import SessionPipeline
@@ -27,6 +27,7 @@ class DedupPipeline(SessionPipeline):
         known = archive.article_by_url(url)
         if known and known["content_hash"] == digest:
             archive.touch_article(known["id"], item["url"], item["outlet"], item.get("warc"))
+            self.session.remember_redirect(item, ARCHIVED, "text unchanged", known["id"])
             self.session.count("unchanged")
             raise DropItem(f"unchanged: {url}")
         twin = archive.article_by_hash(digest)

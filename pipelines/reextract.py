@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from scrapy.http import HtmlResponse
-
 from archive.db import Archive
 from archive.texts import content_hash
+from crawler.encoding import decode_html
 from crawler.registry import load_outlets
 from pipelines.extraction import extract_article
 
 
 def decoded_html(raw) -> str:
-    """Decode a stored body exactly as the crawl did (Scrapy's charset rules)."""
-    return HtmlResponse(raw.url, status=raw.status, headers=raw.headers, body=raw.body).text
+    """Decode a stored body exactly as the crawl did."""
+    content_type = next((v for k, v in raw.headers if k.lower() == "content-type"), None)
+    return decode_html(raw.body, content_type)
 
 
 def reextract(archive: Archive, outlet: str | None = None) -> Iterator[tuple[dict, str]]:

@@ -1,6 +1,7 @@
 """Stage 4: write the article into the archive (row + text file) through its API."""
 from __future__ import annotations
 
+from archive.db import ARCHIVED
 from pipelines.base import SessionPipeline
 
 
@@ -29,4 +30,5 @@ class StorePipeline(SessionPipeline):
             stored = archive.add_article(article_fields(item))
             self.session.count("new")
         item["article_id"], item["filename"] = stored.id, stored.filename
+        self.session.remember_redirect(item, ARCHIVED, "archived", stored.id)
         return item

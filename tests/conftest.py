@@ -29,6 +29,11 @@ def _kcn_command() -> list[str]:
 @pytest.fixture
 def kcn(tmp_path):
     """Run `kcn ARGS...` as a user would, in a subprocess (Scrapy's reactor runs once per process)."""
+    return kcn_runner(tmp_path)
+
+
+def kcn_runner(tmp_path: Path):
+    """A `kcn` runner working in ``tmp_path``, its archive in tmp_path/data unless KCN_DB says otherwise."""
     def run(*args: str, mirror: Mirror | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
         env.update(mirror.proxy_env() if mirror else {})

@@ -10,15 +10,32 @@ from datetime import date, datetime, timezone
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from archive.db import FAILED, GONE
-from crawler.discovery import DiscoveryError, feed_entries, listing_article_links, sitemap_entries
-from crawler.registry import Listing, Outlet, load_outlets, outlet_for_url, select_outlets
+from archive.db import BLOCKED, DUPLICATE, FAILED, GONE
+from crawler.discovery import (
+    DiscoveryError,
+    feed_entries,
+    listing_article_links,
+    sitemap_entries,
+)
+from crawler.encoding import decode_html
+from crawler.failures import failure_cause
+from crawler.registry import (
+    Listing,
+    Outlet,
+    load_outlets,
+    outlet_for_url,
+    select_outlets,
+)
 from crawler.session import CrawlSession
+from crawler.urls import normalize_url
 
 MAX_SITEMAP_DEPTH = 2
+# Content types an article page may come with ("" when the server sends none).
+HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "")
 
 
 class OutletSpider(scrapy.Spider):
@@ -43,6 +60,7 @@ class OutletSpider(scrapy.Spider):
         spider.max_articles = spider.max_articles or crawler.settings.getint("KCN_MAX_ARTICLES")
         spider.revisit_days = crawler.settings.getint("KCN_REVISIT_DAYS")
         spider.backfill_max_pages = crawler.settings.getint("KCN_BACKFILL_MAX_PAGES")
+        crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
         return spider
 
     def _recrawl_outlet(self) -> str:
@@ -74,7 +92,7 @@ class OutletSpider(scrapy.Spider):
         try:
             urls = [e.url for e in feed_entries(response.body, outlet) if self._in_range(e.published)]
         except DiscoveryError as exc:
-            self._discovery_error(response.url, outlet, f"feed unreadable: {exc}")
+            self._discovery_error(response.url, outlet, f"feed unreadable: {exc}", "bad_feed")
             return
         yield from self._article_requests(urls, outlet)
 
@@ -83,7 +101,7 @@ class OutletSpider(scrapy.Spider):
         try:
             entries, children = sitemap_entries(response.body)
         except DiscoveryError as exc:
-            self._discovery_error(response.url, outlet, f"sitemap unreadable: {exc}")
+            self._discovery_error(response.url, outlet, f"sitemap unreadable: {exc}", "bad_sitemap")
             return
         if depth < MAX_SITEMAP_DEPTH:
             for child in children:
@@ -95,7 +113,7 @@ class OutletSpider(scrapy.Spider):
     def parse_listing(self, response, outlet: Outlet, listing: Listing, page: int):
         self.session.count("listing_pages")
         if not isinstance(response, TextResponse):
-            self._discovery_error(response.url, outlet, "listing page is not text")
+            self._discovery_error(response.url, outlet, "listing page is not text", "bad_listing")
             return
         urls = listing_article_links(response.text, response.url, outlet)
         requests = list(self._article_requests(urls, outlet))
@@ -131,11 +149,11 @@ class OutletSpider(scrapy.Spider):
 
     def discovery_failed(self, failure):
         request = failure.request
-        outlet = request.cb_kwargs.get("outlet")
-        self._discovery_error(request.url, outlet, _failure_reason(failure))
+        self._discovery_error(request.url, request.cb_kwargs.get("outlet"), *failure_cause(failure)[::-1])
 
-    def _discovery_error(self, url: str, outlet: Outlet | None, reason: str) -> None:
+    def _discovery_error(self, url: str, outlet: Outlet | None, reason: str, cause: str) -> None:
         self.session.count("discovery_errors")
+        self.session.count(f"cause/{cause}")
         self.logger.warning("discovery failed for %s (%s): %s", outlet.name if outlet else "?", url, reason)
 
     # --- articles --------------------------------------------------------
@@ -148,29 +166,58 @@ class OutletSpider(scrapy.Spider):
 
     def parse_article(self, response, outlet: str, forced: bool):
         self.session.count("articles_fetched")
-        if not isinstance(response, TextResponse):
-            content_type = response.headers.get("Content-Type", b"").decode("latin-1") or "none"
-            self.session.outcome(response.url, outlet, FAILED,
-                                 f"not an HTML page (Content-Type: {content_type})",
-                                 http_status=response.status)
+        requested = _first_url(response.request)
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+        problem = self._unusable(response, requested, content_type)
+        if problem:
+            self.session.outcome(requested, outlet, FAILED, problem[1], problem[0], http_status=response.status)
             return
         yield {
-            "url": response.url, "requested_url": response.request.url, "outlet": outlet,
-            "html": response.text, "http_status": response.status, "forced": forced,
+            "url": response.url, "requested_url": requested, "outlet": outlet,
+            "html": decode_html(response.body, content_type), "http_status": response.status,
+            "forced": forced,
             "body": response.body, "headers": [(k.decode("latin-1"), v.decode("latin-1"))
                                                for k, vs in response.headers.items() for v in vs],
             "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
 
+    def _unusable(self, response, requested: str, content_type: str) -> tuple[str, str] | None:
+        """(cause, reason) when a fetched article page cannot be archived."""
+        if not response.body.strip():
+            return "empty_page", "the page is empty"
+        media_type = content_type.split(";")[0].strip().lower()
+        if media_type not in HTML_TYPES or not isinstance(response, TextResponse):
+            return "not_html", f"not an HTML page (Content-Type: {content_type or 'none'})"
+        if _site(response.url) != _site(requested):
+            return "offsite_redirect", f"redirected off the outlet, to {response.url}"
+        return None
+
+    def request_dropped(self, request, spider=None) -> None:
+        """The dupefilter drops a redirect to a URL this crawl already asked for:
+        a loop back into the chain is a failure; otherwise the article was
+        reached under another spelling and is accounted for there."""
+        chain = request.meta.get("redirect_urls")
+        if not chain or request.callback != self.parse_article:
+            return
+        outlet = request.cb_kwargs.get("outlet")
+        if normalize_url(request.url) in {normalize_url(u) for u in chain}:
+            self.session.outcome(chain[0], outlet, FAILED, "redirect loop: " + " -> ".join([*chain, request.url]),
+                                 "redirect_loop")
+        else:
+            self.session.outcome(chain[0], outlet, DUPLICATE, f"redirects to {request.url}, fetched in this crawl")
+
     def article_failed(self, failure):
-        request = failure.request
+        cause, reason = failure_cause(failure)
         status = failure.value.response.status if failure.check(HttpError) else None
-        self.session.outcome(request.url, request.cb_kwargs.get("outlet"),
-                             GONE if status in (404, 410) else FAILED,
-                             _failure_reason(failure), http_status=status)
+        outcome = GONE if cause in ("http_404", "http_410") else BLOCKED if cause == "robots" else FAILED
+        self.session.outcome(_first_url(failure.request), failure.request.cb_kwargs.get("outlet"),
+                             outcome, reason, cause, http_status=status)
 
 
-def _failure_reason(failure) -> str:
-    if failure.check(HttpError):
-        return f"HTTP {failure.value.response.status}"
-    return f"{failure.type.__name__}: {failure.getErrorMessage()}"
+def _first_url(request) -> str:
+    """The URL asked for, before any redirect."""
+    return request.meta.get("redirect_urls", [request.url])[0]
+
+
+def _site(url: str) -> str:
+    return normalize_url(url).split("/")[2]
