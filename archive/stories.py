@@ -68,9 +68,10 @@ class NearDuplicateIndex:
         lsh = self._index()
         best = None
         for key in lsh.query(minhash):
-            if key == exclude:
+            blob = self._blob(key)
+            if key == exclude or blob is None:
                 continue
-            similarity = minhash.jaccard(from_blob(self._blob(key)))
+            similarity = minhash.jaccard(from_blob(blob))
             if similarity >= self.threshold and (best is None or similarity > best.similarity):
                 best = NearDuplicate(key, round(similarity, 3))
         return best
@@ -94,13 +95,16 @@ class NearDuplicateIndex:
         os.replace(tmp, self.cache)
         self._dirty = False
 
-    def _blob(self, article_id: int) -> bytes:
-        return self.db.execute("select signature from minhashes where article_id = ?",
-                               [article_id]).fetchone()[0]
+    def _blob(self, article_id: int) -> bytes | None:
+        row = self.db.execute("select signature from minhashes where article_id = ?", [article_id]).fetchone()
+        return row[0] if row else None
 
     def _index(self) -> MinHashLSH:
         if self._lsh is None:
             self._lsh, self._covered = self._load_cache()
+            newest = self.db.execute("select coalesce(max(article_id), 0) from minhashes").fetchone()[0]
+            if self._covered > newest:  # a cache left by another (deleted) archive
+                self._lsh, self._covered = MinHashLSH(threshold=self.threshold, num_perm=NUM_PERM), 0
             newer = self.db.execute("select article_id, signature from minhashes where article_id > ?",
                                     [self._covered]).fetchall()
             for article_id, blob in newer:

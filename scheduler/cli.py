@@ -14,6 +14,7 @@ from archive.db import Archive, default_db_path
 from archive.lock import ArchiveLock, ArchiveLocked
 from crawler.registry import RegistryError, load_outlets, select_outlets
 from crawler.urls import is_http_url
+from scheduler.browse import reindex, serve
 from scheduler.daemon import runs, schedule
 
 DB_HELP = "Archive file (default: $KCN_DB or ./data/archive.db)."
@@ -247,8 +248,8 @@ def stats(db) -> None:
                    f" ({run['new'] or 0} new)")
 
 
-main.add_command(schedule)
-main.add_command(runs)
+for command in (schedule, runs, serve, reindex):
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()
