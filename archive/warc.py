@@ -17,6 +17,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from archive.texts import fsync_directory
+
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 # The body is stored as Scrapy decoded it (decompressed, de-chunked).
 _DROPPED_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
@@ -77,6 +79,7 @@ class WarcStore:
             n = len(list(self.directory.glob(f"kcn-{stamp}-*.warc.gz")))
             self._current = self.directory / f"kcn-{stamp}-{n:05d}.warc.gz"
             self._current.touch()
+            fsync_directory(self.directory)
         return self._current
 
 

@@ -61,14 +61,18 @@ class CrawlSession:
                      **extra) -> None:
         """``outcome`` for a fetched article item, keeping the pointer to its raw page."""
         self.outcome(item["url"], item["outlet"], status, reason, cause, warc=item.get("warc"), **extra)
-        self.remember_redirect(item, status, reason, extra.get("article_id"))
+        self.remember_aliases(item, item["url"], status, reason, extra.get("article_id"))
 
-    def remember_redirect(self, item: dict, status: str, reason: str, article_id: int | None = None) -> None:
-        """Keep the URL first asked for known too, so no crawl fetches it again for nothing."""
-        requested = item.get("requested_url")
-        if requested and normalize_url(requested) != normalize_url(item["url"]):
-            self.archive.record_seen(requested, item["outlet"], status,
-                                     f"redirects to {item['url']}: {reason}", article_id=article_id)
+    def remember_aliases(self, item: dict, recorded: str, status: str, reason: str,
+                         article_id: int | None = None) -> None:
+        """Keep the URL first asked for and the URL fetched (before a redirect or a
+        canonical link) known too, so no crawl fetches them again for nothing."""
+        done = {normalize_url(recorded)}
+        for url in (item.get("requested_url"), item["url"]):
+            if url and normalize_url(url) not in done:
+                done.add(normalize_url(url))
+                self.archive.record_seen(url, item["outlet"], status, f"{reason} (as {recorded})",
+                                         article_id=article_id)
 
     def _item_error(self, item, response, spider, failure) -> None:
         """A stage crashed on one article: record it as failed, never lose it silently."""

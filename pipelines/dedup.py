@@ -27,7 +27,7 @@ class DedupPipeline(SessionPipeline):
         known = archive.article_by_url(url)
         if known and known["content_hash"] == digest:
             archive.touch_article(known["id"], item["url"], item["outlet"], item.get("warc"))
-            self.session.remember_redirect(item, ARCHIVED, "text unchanged", known["id"])
+            self.session.remember_aliases(item, item["url"], ARCHIVED, "text unchanged", known["id"])
             self.session.count("unchanged")
             raise DropItem(f"unchanged: {url}")
         twin = archive.article_by_hash(digest)

@@ -30,5 +30,5 @@ class StorePipeline(SessionPipeline):
             stored = archive.add_article(article_fields(item))
             self.session.count("new")
         item["article_id"], item["filename"] = stored.id, stored.filename
-        self.session.remember_redirect(item, ARCHIVED, "archived", stored.id)
+        self.session.remember_aliases(item, item["archive_url"], ARCHIVED, "archived", stored.id)
         return item

@@ -16,6 +16,7 @@ from crawler.registry import RegistryError, load_outlets, select_outlets
 from crawler.urls import is_http_url
 from scheduler.browse import reindex, serve
 from scheduler.daemon import runs, schedule
+from scheduler.maintenance import check
 
 DB_HELP = "Archive file (default: $KCN_DB or ./data/archive.db)."
 db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
@@ -248,7 +249,7 @@ def stats(db) -> None:
                    f" ({run['new'] or 0} new)")
 
 
-for command in (schedule, runs, serve, reindex):
+for command in (schedule, runs, serve, reindex, check):
     main.add_command(command)
 
 if __name__ == "__main__":

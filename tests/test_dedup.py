@@ -98,3 +98,16 @@ def test_edited_article_keeps_two_versions_with_the_diff(mirror, kcn, tmp_path):
     added = [line for line in history.stdout.splitlines() if line.startswith("+") and not line.startswith("+++")]
     removed = [line for line in history.stdout.splitlines() if line.startswith("-") and not line.startswith("---")]
     assert added == ["+", "+" + correction] and removed == []
+
+
+def test_page_whose_canonical_differs_is_not_fetched_again(mirror, kcn, tmp_path):
+    story = _zone_article(serve_site(mirror))
+    canonical = "https://vnexpress.net/kcn-ha-noi-thu-hut-613-trieu-usd-5047999.html"
+    mirror.add(story.url, mirror.body(story.url).decode("utf-8").replace(story.url, canonical))
+    assert kcn("crawl", "--outlet", "vnexpress", *FAST, mirror=mirror).returncode == 0
+    with Archive(tmp_path / "data" / "archive.db") as archive:
+        assert archive.article_by_url(canonical)["title"] == story.title
+        assert archive.seen_status(story.url) == "archived"
+    mirror.reset_log()
+    assert kcn("crawl", "--outlet", "vnexpress", *FAST, mirror=mirror).returncode == 0
+    assert mirror.hits(story.url) == 0
