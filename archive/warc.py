@@ -6,6 +6,7 @@ file once the current one passes ``max_bytes``.
 """
 from __future__ import annotations
 
+import gzip
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,6 +21,7 @@ from warcio.warcwriter import WARCWriter
 from archive.texts import fsync_directory
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+GZIP_LEVEL = 6
 # The body is stored as Scrapy decoded it (decompressed, de-chunked).
 _DROPPED_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
 
@@ -50,12 +52,16 @@ class WarcStore:
         headers = [(k, v) for k, v in page.headers if k.lower() not in _DROPPED_HEADERS]
         http_headers = StatusAndHeaders(f"{page.status} {_reason(page.status)}", headers,
                                         protocol="HTTP/1.1")
+        buffer = BytesIO()
+        writer = WARCWriter(buffer, gzip=False)
+        writer.write_record(writer.create_warc_record(page.url, "response", payload=BytesIO(page.body),
+                                                      http_headers=http_headers))
+        # One gzip member per record, as warcio writes them, but at level 6: a third
+        # faster than warcio's fixed level 9 for a few percent more bytes.
+        member = gzip.compress(buffer.getvalue(), compresslevel=GZIP_LEVEL)
         with path.open("ab") as handle:
             offset = handle.tell()
-            writer = WARCWriter(handle, gzip=True)
-            record = writer.create_warc_record(page.url, "response", payload=BytesIO(page.body),
-                                               http_headers=http_headers)
-            writer.write_record(record)
+            handle.write(member)
             handle.flush()
             os.fsync(handle.fileno())
         return WarcPointer(path.name, offset)

@@ -5,6 +5,7 @@ delay comes back after the next successful response."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
@@ -36,6 +37,7 @@ class RetryAfterMiddleware(RetryMiddleware):
         self.max_wait = settings.getfloat("KCN_RETRY_AFTER_MAX")
         self.backoff_base = settings.getfloat("KCN_BACKOFF_BASE")
         self._normal_delay: dict[str, float] = {}
+        self._backoff_until: dict[str, float] = {}
 
     def process_response(self, request, response, spider=None):
         if response.status in BACKOFF_CODES and not request.meta.get("dont_retry"):
@@ -57,12 +59,15 @@ class RetryAfterMiddleware(RetryMiddleware):
         if slot is None:
             return
         self._normal_delay.setdefault(key, slot.delay)
+        self._backoff_until[key] = max(self._backoff_until.get(key, 0.0), time.monotonic() + wait)
         slot.delay = max(slot.delay, wait)
         self.crawler.stats.inc_value("kcn/backoffs")
         logger.info("%s answered %d: waiting %.1f s before asking %s again",
                     request.url, response.status, wait, key)
 
     def _restore(self, request) -> None:
+        """Back to the normal pace once the wait asked for has passed and pages come through."""
         key, slot = self._slot(request)
-        if slot is not None and key in self._normal_delay:
+        if slot is not None and key in self._normal_delay and time.monotonic() >= self._backoff_until[key]:
             slot.delay = self._normal_delay.pop(key)
+            del self._backoff_until[key]

@@ -1,22 +1,119 @@
-"""Stage 1: HTML -> Article (clean text and metadata)."""
+"""Stage 1: HTML -> Article (clean text and metadata).
+
+Extraction is the crawl's CPU cost, so it runs in a pool of worker processes
+(setting ``KCN_EXTRACT_WORKERS``: the number of workers, default the machine's
+core count; 0 extracts inline in the crawl process). The crawl process keeps
+downloading, gzipping WARC records and writing SQLite while the workers parse;
+only picklable data crosses the boundary: the page (str), its URL and the
+outlet's ``ExtractionRules`` go out, an ``Article`` comes back.
+
+A page whose extraction raises is recorded as failed, as before. A worker that
+dies (segfault, OOM kill) breaks the pool: the pool is replaced and each page
+that was in flight is tried once more, alone in a process of its own; a page
+that kills that one too is recorded as failed. The crawl goes on either way.
+"""
 from __future__ import annotations
 
+import asyncio
+import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
 from scrapy.exceptions import DropItem
+from scrapy.utils.asyncio import is_asyncio_available
 
 from archive.db import FAILED
 from pipelines.base import SessionPipeline
-from pipelines.extraction import extract_article
+from pipelines.extraction import Article, extract_article
+
+logger = logging.getLogger(__name__)
+
+
+def _warm_up() -> None:
+    """Worker initializer: import the extractor (trafilatura, lxml) before the first page."""
+    import pipelines.extraction  # noqa: F401
+
+
+def extract_workers(value) -> int:
+    """The ``KCN_EXTRACT_WORKERS`` setting as a worker count (None/"" -> core count)."""
+    if value in (None, ""):
+        return os.cpu_count() or 1
+    workers = int(value)
+    if workers < 0:
+        raise ValueError(f"KCN_EXTRACT_WORKERS must be >= 0, got {value!r}")
+    return workers
 
 
 class ExtractPipeline(SessionPipeline):
-    def process_item(self, item: dict) -> dict:
+    def __init__(self, session) -> None:
+        super().__init__(session)
+        # The pool is awaited through asyncio: Scrapy's default reactor; otherwise extract inline.
+        workers = extract_workers(self.settings.get("KCN_EXTRACT_WORKERS"))
+        self.workers = workers if is_asyncio_available() else 0
+        self._pool: ProcessPoolExecutor | None = None
+
+    # --- the worker pool ---------------------------------------------------
+
+    def _context(self):
+        # forkserver: workers fork from a clean server process that has the extractor
+        # imported (not from this one, which runs a reactor and threads), so they start
+        # in milliseconds; spawn where there is no forkserver.
+        if "forkserver" not in multiprocessing.get_all_start_methods():
+            return multiprocessing.get_context("spawn")
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["pipelines.extraction"])
+        return context
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=self._context(), initializer=_warm_up)
+        return self._pool
+
+    def _replace_pool(self, broken: ProcessPoolExecutor) -> None:
+        if self._pool is broken:
+            logger.warning("an extraction worker died; starting a new worker pool")
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def close_spider(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    async def _extract_in_pool(self, html: str, url: str, rules) -> Article:
+        pool = self._get_pool()
         try:
-            article = extract_article(item["html"], item["url"], self.rules_for(item["outlet"]))
+            return await asyncio.wrap_future(pool.submit(extract_article, html, url, rules))
+        except BrokenProcessPool:
+            self._replace_pool(pool)
+        # A worker died with this page in flight: this page or another one killed it.
+        # Try this page again in a process of its own, so only the culprit fails.
+        solo = ProcessPoolExecutor(1, mp_context=self._context(), initializer=_warm_up)
+        try:
+            return await asyncio.wrap_future(solo.submit(extract_article, html, url, rules))
+        finally:
+            solo.shutdown(wait=False)
+
+    # --- the stage -----------------------------------------------------------
+
+    async def process_item(self, item: dict) -> dict:
+        rules = self.rules_for(item["outlet"])
+        try:
+            if self.workers:
+                article = await self._extract_in_pool(item["html"], item["url"], rules)
+            else:
+                article = extract_article(item["html"], item["url"], rules)
+        except BrokenProcessPool as exc:
+            self.session.item_outcome(item, FAILED, "extraction error: the extraction worker died",
+                                      cause="extraction_error")
+            raise DropItem(f"extraction worker died on {item['url']}", log_level="WARNING") from exc
         except Exception as exc:  # a parser crash on one page must not stop the crawl
-            self.session.item_outcome(item, FAILED, f"extraction error: {exc!r}")
+            self.session.item_outcome(item, FAILED, f"extraction error: {exc!r}", cause="extraction_error")
             raise DropItem(f"extraction error on {item['url']}", log_level="WARNING") from exc
         if not article.text.strip():
-            self.session.item_outcome(item, FAILED, "no article text found on the page")
+            self.session.item_outcome(item, FAILED, "no article text found on the page", cause="no_text")
             raise DropItem(f"no article text on {item['url']}", log_level="WARNING")
         item["article"] = article
         return item

@@ -57,9 +57,24 @@ def _fold_char(ch: str, lower: bool) -> str:
     return base
 
 
+class _FoldTable(dict):
+    """str.translate table filled lazily: each distinct character is folded once."""
+
+    def __init__(self, lower: bool) -> None:
+        super().__init__()
+        self.lower = lower
+
+    def __missing__(self, codepoint: int) -> str:
+        self[codepoint] = folded = _fold_char(chr(codepoint), self.lower)
+        return folded
+
+
+_FOLD = {True: _FoldTable(lower=True), False: _FoldTable(lower=False)}
+
+
 def fold(text: str, *, lower: bool = True) -> str:
     """Accent-folded copy of NFC ``text`` with the same length, so spans map back."""
-    return "".join(_fold_char(ch, lower) for ch in text)
+    return text.translate(_FOLD[lower])
 
 
 def nfc(text: str | None) -> str:

@@ -179,3 +179,15 @@ def test_archived_article_that_disappears_is_marked_gone_not_deleted(mirror, kcn
     assert (tmp_path / "data" / "texts" / text_file).exists()
     status = conn.execute("select status from seen_urls where url = ?", [page_url]).fetchone()[0]
     assert status == "gone"
+
+
+def test_retry_after_header_forms():
+    from datetime import datetime, timezone
+
+    from crawler.retry_after import retry_after_seconds
+
+    now = datetime(2026, 3, 7, 8, 0, 0, tzinfo=timezone.utc)
+    assert retry_after_seconds(b"120") == 120
+    assert retry_after_seconds("Sat, 07 Mar 2026 08:01:30 GMT", now=now) == 90
+    assert retry_after_seconds("Sat, 07 Mar 2026 07:00:00 GMT", now=now) == 0
+    assert retry_after_seconds(b"soon") is None and retry_after_seconds(None) is None
