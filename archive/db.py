@@ -289,10 +289,21 @@ class Archive:
                 "outlets": json.dumps(outlets),
             }).last_pk
 
-    def finish_run(self, run_id: int, status: str, counts: dict) -> None:
+    def finish_run(self, run_id: int, status: str, counts: dict, outlets: list[dict] = ()) -> None:
+        """Close a ledger row, with one row per crawled outlet."""
         with self.db.atomic():
             self.db["crawl_runs"].update(run_id, {
                 "finished_at": utc_now(), "status": status, **counts})
+            self.db["outlet_runs"].insert_all({"run_id": run_id, **row} for row in outlets)
+
+    def outlet_health(self) -> list[dict]:
+        """Per outlet: its last run's flag and when it last ran without one."""
+        return list(self.db.query(
+            "select o.outlet, max(o.run_id) as last_run, "
+            " (select flag from outlet_runs x where x.outlet = o.outlet order by run_id desc limit 1) as flag, "
+            " (select r.started_at from outlet_runs g join crawl_runs r on r.id = g.run_id "
+            "  where g.outlet = o.outlet and g.flag is null order by g.run_id desc limit 1) as last_good_at "
+            "from outlet_runs o group by o.outlet order by o.outlet"))
 
     def last_ok_start(self) -> datetime | None:
         """When the last successful crawl started (None: never)."""

@@ -55,6 +55,16 @@ CRAWL_RUNS = {
     "outlets": str, "finish_reason": str, "pages_fetched": int, "articles_fetched": int,
     "new": int, "updated": int, "duplicate": int, "not_relevant": int, "failed": int, "gone": int, "http_errors": str,
     "failures": str,  # JSON {cause: count}: timeout, too_large, http_503, robots, ...
+    "flagged": str,   # JSON {outlet: why it looks broken}
+}
+
+
+OUTLET_RUNS = {
+    "id": int, "run_id": int, "outlet": str, "listing_pages": int, "article_links": int,
+    "known_skipped": int, "articles_fetched": int, "new": int, "updated": int, "unchanged": int,
+    "duplicate": int, "not_relevant": int, "failed": int, "gone": int, "blocked": int,
+    "discovery_errors": int, "bytes": int, "http_errors": str, "failures": str,
+    "flag": str,  # why the outlet looks broken in this run (None: healthy)
 }
 
 
@@ -73,6 +83,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     _ensure_table(db, "seen_urls", SEEN_URLS, "url_key")
     _ensure_table(db, "crawl_runs", CRAWL_RUNS, "id")
     _ensure_table(db, "versions", VERSIONS, "id", foreign_keys=[("article_id", "articles", "id")])
+    _ensure_table(db, "outlet_runs", OUTLET_RUNS, "id", foreign_keys=[("run_id", "crawl_runs", "id")])
+    db["outlet_runs"].create_index(["outlet", "run_id"], if_not_exists=True)
     _ensure_table(db, "stories", STORIES, "id")
     _ensure_table(db, "minhashes", MINHASHES, "article_id", foreign_keys=[("article_id", "articles", "id")])
     db["articles"].create_index(["url_key"], unique=True, if_not_exists=True)

@@ -10,8 +10,17 @@ import logging
 
 from scrapy import signals
 
+from archive.db import (
+    BLOCKED,
+    DUPLICATE,
+    FAILED,
+    GONE,
+    NOT_RELEVANT,
+    Archive,
+    default_db_path,
+)
+from crawler.health import outlet_rows
 from crawler.urls import normalize_url
-from archive.db import BLOCKED, DUPLICATE, FAILED, GONE, NOT_RELEVANT, Archive, default_db_path
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +42,7 @@ class CrawlSession:
         crawler.signals.connect(self._opened, signal=signals.spider_opened)
         crawler.signals.connect(self._closed, signal=signals.spider_closed)
         crawler.signals.connect(self._item_error, signal=signals.item_error)
+        crawler.signals.connect(self._response_received, signal=signals.response_received)
 
     @classmethod
     def of(cls, crawler) -> "CrawlSession":
@@ -44,16 +54,19 @@ class CrawlSession:
     def stats(self):
         return self.crawler.stats  # set only once the crawl starts
 
-    def count(self, name: str, n: int = 1) -> None:
+    def count(self, name: str, n: int = 1, outlet: str | None = None) -> None:
+        """Count for the run, and for the outlet when given (its health is judged on them)."""
         self.stats.inc_value(f"kcn/{name}", n)
+        if outlet:
+            self.stats.inc_value(f"kcn/outlet/{outlet}/{name}", n)
 
     def outcome(self, url: str, outlet: str | None, status: str, reason: str,
                 cause: str | None = None, **extra) -> None:
         """Record what became of a fetched URL and count it (and its cause)."""
         self.archive.record_seen(url, outlet, status, reason, **extra)
-        self.count(STATUS_COUNTER[status])
+        self.count(STATUS_COUNTER[status], outlet=outlet)
         if cause:
-            self.count(f"cause/{cause}")
+            self.count(f"cause/{cause}", outlet=outlet)
         log = logger.warning if status == FAILED else logger.info
         log("%s %s: %s", status, url, reason)
 
@@ -79,6 +92,15 @@ class CrawlSession:
         self.item_outcome(item, FAILED, f"pipeline error: {failure.getErrorMessage()}"[:500],
                           "pipeline_error")
 
+    def _response_received(self, response, request, spider) -> None:
+        """Bytes and HTTP errors per outlet (requests carry their outlet in cb_kwargs)."""
+        outlet = request.cb_kwargs.get("outlet")
+        name = getattr(outlet, "name", outlet)
+        if name:
+            self.count("bytes", len(response.body), outlet=name)
+            if response.status >= 400:
+                self.stats.inc_value(f"kcn/outlet/{name}/http/{response.status}")
+
     def _opened(self, spider) -> None:
         self.run_id = self.archive.start_run(self.trigger, getattr(spider, "outlet_names", []))
 
@@ -87,7 +109,14 @@ class CrawlSession:
         status = "ok" if reason in GOOD_FINISH and counts["pages_fetched"] > 0 else "failed"
         self.stats.set_value("kcn/run_status", status)
         self.stats.set_value("kcn/run_id", self.run_id)
-        self.archive.finish_run(self.run_id, status, {**counts, "finish_reason": reason})
+        outlets = outlet_rows(self.stats.get_stats(), getattr(spider, "outlet_names", []))
+        flagged = {row["outlet"]: row["flag"] for row in outlets if row["flag"]}
+        for outlet, flag in flagged.items():
+            logger.warning("outlet %s looks broken: %s", outlet, flag)
+        self.stats.set_value("kcn/flagged", flagged)
+        self.archive.finish_run(self.run_id, status, {**counts, "finish_reason": reason,
+                                                      "flagged": json.dumps(flagged, ensure_ascii=False)},
+                                outlets)
         self.archive.close()
 
     def ledger_counts(self) -> dict:

@@ -28,7 +28,7 @@ class DedupPipeline(SessionPipeline):
         if known and known["content_hash"] == digest:
             archive.touch_article(known["id"], item["url"], item["outlet"], item.get("warc"))
             self.session.remember_aliases(item, item["url"], ARCHIVED, "text unchanged", known["id"])
-            self.session.count("unchanged")
+            self.session.count("unchanged", outlet=item["outlet"])
             raise DropItem(f"unchanged: {url}")
         twin = archive.article_by_hash(digest)
         if twin:

@@ -25,10 +25,10 @@ class StorePipeline(SessionPipeline):
         known = item.get("known_article")
         if known:
             stored = archive.update_article(known["id"], article_fields(item))
-            self.session.count("updated")
+            self.session.count("updated", outlet=item["outlet"])
         else:
             stored = archive.add_article(article_fields(item))
-            self.session.count("new")
+            self.session.count("new", outlet=item["outlet"])
         item["article_id"], item["filename"] = stored.id, stored.filename
         self.session.remember_aliases(item, item["archive_url"], ARCHIVED, "archived", stored.id)
         return item

@@ -15,7 +15,8 @@ from archive.lock import ArchiveLock, ArchiveLocked
 from crawler.registry import RegistryError, load_outlets, select_outlets
 from crawler.urls import is_http_url
 from scheduler.browse import reindex, serve
-from scheduler.daemon import runs, schedule
+from scheduler.daemon import schedule
+from scheduler.ledger import health, runs
 from scheduler.maintenance import check
 
 DB_HELP = "Archive file (default: $KCN_DB or ./data/archive.db)."
@@ -68,6 +69,8 @@ def _run(db: Path, **kwargs) -> None:
     except SettingError as exc:
         raise click.UsageError(str(exc)) from exc
     click.echo(_summary(stats))
+    for outlet, flag in (stats.get("kcn/flagged") or {}).items():
+        click.echo(f"warning: outlet {outlet} looks broken: {flag}")
     if stats.get("kcn/run_status") != "ok":
         sys.exit(1)
 
@@ -249,7 +252,7 @@ def stats(db) -> None:
                    f" ({run['new'] or 0} new)")
 
 
-for command in (schedule, runs, serve, reindex, check):
+for command in (schedule, runs, health, serve, reindex, check):
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import click
 
 from archive.db import Archive, default_db_path
 from archive.lock import ArchiveLock, ArchiveLocked
+from scheduler.ledger import runs
 
 logger = logging.getLogger("kcn.schedule")
 
@@ -294,50 +295,6 @@ def schedule(at, tz, every, db, max_runtime, kill_after, crawl_args) -> None:
     trigger = make_trigger(at or "06:00", tz, every)
     logger.info("scheduling crawls of %s: %s", db, f"every {every:g} s" if every else f"daily at {at or '06:00'} {tz}")
     sys.exit(run_daemon(supervisor, trigger, interval=every or DAY, tz=tz))
-
-
-RUN_COLUMNS = [("id", "id"), ("started (UTC)", "started_at"), ("finished (UTC)", "finished_at"),
-               ("trigger", "trigger"), ("status", "status"), ("fetched", "articles_fetched"),
-               ("new", "new"), ("updated", "updated"), ("duplicate", "duplicate"),
-               ("not relevant", "not_relevant"), ("failed", "failed"), ("gone", "gone"),
-               ("reason", "finish_reason")]
-
-
-def _cell(key: str, value) -> str:
-    if value is None:
-        return "-" if key.endswith("_at") or key in ("finish_reason", "trigger") else "0"
-    if key.endswith("_at"):
-        return str(value).replace("T", " ").removesuffix("+00:00")
-    return str(value)
-
-
-def format_runs(rows: list[dict]) -> str:
-    """The ledger as an aligned text table, oldest first."""
-    table = [[title for title, _ in RUN_COLUMNS]]
-    table += [[_cell(key, row.get(key)) for _, key in RUN_COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(RUN_COLUMNS))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
-                     for line in table)
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--last", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Show the last N runs.")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Archive file (default: $KCN_DB or ./data/archive.db).")
-def runs(last, db) -> None:
-    """Show the crawl ledger: when each run started and finished, what started
-    it (manual, recrawl, schedule), how it ended, and what it found (articles
-    fetched, new, updated, duplicate, not relevant, failed, gone)."""
-    path = db or default_db_path()
-    if not path.exists():
-        raise click.ClickException(f"no archive at {path} (run `kcn crawl` first)")
-    with Archive(path, readonly=True) as archive:
-        rows = archive.runs(last)
-    if not rows:
-        click.echo("no crawl runs yet")
-        return
-    click.echo(format_runs(list(reversed(rows))))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -88,7 +88,7 @@ class OutletSpider(scrapy.Spider):
                               cb_kwargs={"outlet": outlet, "listing": listing, "page": page})
 
     def parse_feed(self, response, outlet: Outlet):
-        self.session.count("listing_pages")
+        self.session.count("listing_pages", outlet=outlet.name)
         try:
             urls = [e.url for e in feed_entries(response.body, outlet) if self._in_range(e.published)]
         except DiscoveryError as exc:
@@ -97,7 +97,7 @@ class OutletSpider(scrapy.Spider):
         yield from self._article_requests(urls, outlet)
 
     def parse_sitemap(self, response, outlet: Outlet, depth: int):
-        self.session.count("listing_pages")
+        self.session.count("listing_pages", outlet=outlet.name)
         try:
             entries, children = sitemap_entries(response.body)
         except DiscoveryError as exc:
@@ -111,7 +111,7 @@ class OutletSpider(scrapy.Spider):
             [e.url for e in entries if outlet.is_article(e.url) and self._in_range(e.lastmod)], outlet)
 
     def parse_listing(self, response, outlet: Outlet, listing: Listing, page: int):
-        self.session.count("listing_pages")
+        self.session.count("listing_pages", outlet=outlet.name)
         if not isinstance(response, TextResponse):
             self._discovery_error(response.url, outlet, "listing page is not text", "bad_listing")
             return
@@ -135,12 +135,12 @@ class OutletSpider(scrapy.Spider):
         return self.since is None or moment is None or moment.date() >= self.since
 
     def _article_requests(self, urls: list[str], outlet: Outlet):
-        self.session.count("article_links", len(urls))
+        self.session.count("article_links", len(urls), outlet=outlet.name)
         for url in urls:
             if self._budget_spent():
                 return
             if not self.session.archive.needs_fetch(url, self.revisit_days):
-                self.session.count("known_skipped")
+                self.session.count("known_skipped", outlet=outlet.name)
                 continue
             yield self._article_request(url, outlet.name)
 
@@ -152,8 +152,9 @@ class OutletSpider(scrapy.Spider):
         self._discovery_error(request.url, request.cb_kwargs.get("outlet"), *failure_cause(failure)[::-1])
 
     def _discovery_error(self, url: str, outlet: Outlet | None, reason: str, cause: str) -> None:
-        self.session.count("discovery_errors")
-        self.session.count(f"cause/{cause}")
+        name = outlet.name if outlet else None
+        self.session.count("discovery_errors", outlet=name)
+        self.session.count(f"cause/{cause}", outlet=name)
         self.logger.warning("discovery failed for %s (%s): %s", outlet.name if outlet else "?", url, reason)
 
     # --- articles --------------------------------------------------------
@@ -165,7 +166,7 @@ class OutletSpider(scrapy.Spider):
                               cb_kwargs={"outlet": outlet, "forced": forced})
 
     def parse_article(self, response, outlet: str, forced: bool):
-        self.session.count("articles_fetched")
+        self.session.count("articles_fetched", outlet=outlet)
         requested = _first_url(response.request)
         content_type = response.headers.get("Content-Type", b"").decode("latin-1")
         problem = self._unusable(response, requested, content_type)
