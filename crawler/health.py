@@ -39,7 +39,8 @@ def judge(row: dict) -> str | None:
     """Why this outlet looks broken in this run, or None when it looks healthy."""
     if row["article_links"] == 0:
         if row["listing_pages"] == 0:
-            return "no feed or listing page could be read"
+            causes = ", ".join(f"{cause} ×{n}" for cause, n in row["failures"].items())
+            return "no feed or listing page could be read" + (f" ({causes})" if causes else "")
         return f"discovery found no article links on {row['listing_pages']} feed/listing page(s)"
     empty = row["failures"].get("no_text", 0)
     if row["articles_fetched"] >= MIN_ATTEMPTS and empty / row["articles_fetched"] >= MAX_EMPTY_SHARE:

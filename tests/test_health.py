@@ -24,6 +24,8 @@ def test_judge_explains_each_kind_of_breakage():
     assert judge(_row()) is None
     assert judge(_row(article_links=0)) == "discovery found no article links on 2 feed/listing page(s)"
     assert judge(_row(article_links=0, listing_pages=0)) == "no feed or listing page could be read"
+    assert judge(_row(article_links=0, listing_pages=0, failures={"unreachable": 3})) == (
+        "no feed or listing page could be read (unreachable ×3)")
     assert "empty for 7 of 10" in judge(_row(failures={"no_text": 7}, failed=7))
     assert "requests failed" in judge(_row(articles_fetched=1, failed=6, failures={"timeout": 6}))
     assert judge(_row(articles_fetched=2, failed=1, failures={"no_text": 1})) is None  # too few to judge
