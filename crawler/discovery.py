@@ -9,15 +9,14 @@ import gzip
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 from lxml import etree, html as lxml_html
 
 from crawler.registry import Outlet
+from crawler.urls import strip_tracking
 
 # Query parameters that only track the click; dropping them makes one article one URL.
-TRACKING_PREFIXES = ("utm_", "vnn_", "itm_")
-TRACKING_NAMES = {"fbclid", "gclid", "zarsrc", "ref", "src"}
 # Outlets print local time; a date without a zone is Vietnam time.
 VIETNAM = timezone(timedelta(hours=7))
 
@@ -39,19 +38,6 @@ class SitemapEntry:
     lastmod: datetime | None  # timezone-aware
 
 
-def clean_url(url: str) -> str:
-    """``url`` without its fragment and tracking parameters, so duplicates compare equal."""
-    parts = urlsplit(url.strip())
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not _tracking(k)]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
-
-
-def _tracking(name: str) -> bool:
-    name = name.lower()
-    return name in TRACKING_NAMES or name.startswith(TRACKING_PREFIXES)
-
-
 def _unique(urls) -> list[str]:
     seen: dict[str, None] = {}
     for url in urls:
@@ -69,7 +55,7 @@ def listing_article_links(html: str | bytes, page_url: str, outlet: Outlet) -> l
         return []
     doc = lxml_html.fromstring(html)
     base = urljoin(page_url, (doc.xpath("string(//base/@href)") or "").strip())
-    urls = (clean_url(urljoin(base, href.strip())) for href in doc.xpath("//a/@href"))
+    urls = (strip_tracking(urljoin(base, href.strip())) for href in doc.xpath("//a/@href"))
     return _unique(u for u in urls if outlet.is_article(u))
 
 
@@ -153,7 +139,7 @@ def feed_entries(body: bytes, outlet: Outlet) -> list[FeedEntry]:
         entries = [_atom_entry(e) for e in _children(root, "entry")]
     else:
         raise DiscoveryError(f"feed: root element <{kind}> is neither RSS nor Atom")
-    kept = [FeedEntry(clean_url(e.url), e.title, e.published) for e in entries if e.url]
+    kept = [FeedEntry(strip_tracking(e.url), e.title, e.published) for e in entries if e.url]
     return [e for e in kept if outlet.owns(e.url)]
 
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-TRACKING_PARAMS = frozenset({
+TRACKING_NAMES = frozenset({
     "fbclid", "gclid", "dclid", "zarsrc", "zalo_source", "gidzl", "_ga", "mc_cid", "mc_eid",
-    "ref", "refer", "source", "itm_source", "itm_medium", "itm_campaign", "itm_content",
+    "ref", "refer", "source", "src",
 })
+TRACKING_PREFIXES = ("utm_", "itm_", "vnn_")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -16,7 +17,18 @@ class UnsupportedURL(ValueError):
 
 def _is_tracking(name: str) -> bool:
     name = name.lower()
-    return name in TRACKING_PARAMS or name.startswith("utm_")
+    return name in TRACKING_NAMES or name.startswith(TRACKING_PREFIXES)
+
+
+def _query_without_tracking(query: str) -> str:
+    return urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
+                      if not _is_tracking(k) and k.lower() != "amp"])
+
+
+def strip_tracking(url: str) -> str:
+    """``url`` as the outlet spells it, less its fragment and tracking parameters."""
+    parts = urlsplit(url.strip())
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, _query_without_tracking(parts.query), ""))
 
 
 def normalize_url(url: str) -> str:
@@ -43,9 +55,7 @@ def normalize_url(url: str) -> str:
             path = path[: -len(suffix)] or "/"
     if path.startswith("/amp/"):
         path = path[4:]
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                       if not _is_tracking(k) and k.lower() != "amp"])
-    return urlunsplit(("https", host, path, query, ""))
+    return urlunsplit(("https", host, path, _query_without_tracking(parts.query), ""))
 
 
 def is_http_url(url: str) -> bool:

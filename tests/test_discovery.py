@@ -22,12 +22,12 @@ from crawler.discovery import (
     DiscoveryError,
     FeedEntry,
     SitemapEntry,
-    clean_url,
     feed_entries,
     listing_article_links,
     sitemap_entries,
 )
 from crawler.registry import load_outlets
+from crawler.urls import strip_tracking
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LISTINGS = sorted((FIXTURES / "listings").glob("*.txt"))
@@ -102,7 +102,7 @@ def test_listing_of_empty_page_is_empty():
 
 
 def test_clean_url_keeps_real_query_parameters():
-    assert clean_url("https://x.vn/a.htm?id=5&utm_campaign=z&fbclid=q#top") == "https://x.vn/a.htm?id=5"
+    assert strip_tracking("https://x.vn/a.htm?id=5&utm_campaign=z&fbclid=q#top") == "https://x.vn/a.htm?id=5"
 
 
 RSS = """<?xml version="1.0" encoding="UTF-8"?>
