@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from pipelines.extraction.dates import parse_date_line, parse_vietnamese_date
 
@@ -44,14 +45,21 @@ _NAME = r"[A-ZĐÀ-Ỹ][\wÀ-ỹ.]*"
 _BYLINE_DATE = re.compile(rf"^((?:{_NAME}\s+){{0,4}}{_NAME})\s*[-–|,]?\s*(?:{_DATE}.*)$")
 
 
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+# Both are memoised: one page asks for the same lines' forms many times (about 5 calls per distinct
+# string); extract_article clears the memos for each page.
+@lru_cache(maxsize=1024)
 def normalize(text: str | None) -> str:
     """NFC with whitespace collapsed: the one text form the archive stores."""
     return " ".join(unicodedata.normalize("NFC", text or "").split())
 
 
+@lru_cache(maxsize=1024)
 def text_key(text: str) -> str:
     """Comparison key: case-, punctuation- and space-insensitive."""
-    return re.sub(r"[\W_]+", " ", text.casefold()).strip()
+    return _NON_WORD.sub(" ", text.casefold()).strip()
 
 
 def clean_author(text: str | None) -> str | None:

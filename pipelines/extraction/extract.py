@@ -6,6 +6,8 @@ container or the pruned page; then the shared text cleanup. Pure: no I/O.
 """
 from __future__ import annotations
 
+from copy import deepcopy
+
 from crawler.registry import ExtractionRules
 from pipelines.extraction import metadata
 from pipelines.extraction.article import Article
@@ -17,16 +19,17 @@ from pipelines.extraction.dom import decode, drop, parse, prune, select
 def extract_article(html: str | bytes, url: str, rules: ExtractionRules | None = None) -> Article:
     """Extract clean text and metadata from one article page (pure: no I/O)."""
     rules = rules or ExtractionRules()
-    text = decode(html)
-    tree = parse(text)
+    normalize.cache_clear()  # the text memos hold one page's strings: no growth across pages
+    text_key.cache_clear()
+    tree = parse(decode(html))
+    body_tree = deepcopy(tree)  # pruned below; a copy is cheaper than a second parse
     title = metadata.title(tree, rules.title)
     published, updated = metadata.dates(tree, rules.date)
     author = metadata.author(tree, rules.author)
     lead = metadata.lead(tree, rules.lead)
 
-    body_tree = parse(text)
     # Sapo-classed blocks are the lead or related items' teasers: never body text.
-    for el in select(body_tree, rules.lead) or select(body_tree, metadata.LEAD_CSS):
+    for el in select(body_tree, rules.lead) or metadata.sapo_elements(body_tree):
         if len(el.text_content()) < 1500:
             drop(el)
     lead_el = metadata.lead_element(body_tree, rules.lead)

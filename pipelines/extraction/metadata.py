@@ -9,16 +9,27 @@ from __future__ import annotations
 import html as html_lib
 import json
 import re
+import unicodedata
 from urllib.parse import urljoin, urlsplit
+
+from lxml import etree
 
 from pipelines.extraction.cleanup import text_key, clean_author, is_signature, normalize
 from pipelines.extraction.dates import has_time, parse_date_line, parse_iso, parse_vietnamese_date, same_day
-from pipelines.extraction.dom import select, text_of
+from pipelines.extraction.dom import class_names, select, text_of
 
-LEAD_CSS = (  # sapo classes of the outlets seen so far
-    "h2.sapo, .sapo, .detail-sapo, .sapo_detail, .article__sapo, .content-detail-sapo, .singular-sapo, "
-    "h2.Lead, p.Lead, .lead, .description, .article-summary, .summary, .chapeau"
-)
+# Sapo classes of the outlets seen so far (any element), and tag-qualified ones.
+_LEAD_CLASSES = frozenset({"sapo", "detail-sapo", "sapo_detail", "article__sapo", "content-detail-sapo",
+                           "singular-sapo", "lead", "description", "article-summary", "summary", "chapeau"})
+_LEAD_TAG_CLASSES = {"h2": frozenset({"Lead"}), "p": frozenset({"Lead"})}
+LEAD_CSS = ", ".join([*(f".{c}" for c in sorted(_LEAD_CLASSES)),
+                      *(f"{tag}.{c}" for tag, cs in _LEAD_TAG_CLASSES.items() for c in sorted(cs))])
+_LEAD_HINT = re.compile("sapo|lead|Lead|description|summary|chapeau")  # in every name above
+_NO_CLASSES: frozenset[str] = frozenset()
+_CLASSED = etree.XPath("descendant-or-self::*[@class]")
+_RELATED_LINK = re.compile(r"\s*>>")
+_NON_SPACE = re.compile(r"\S")
+_key = text_key.__wrapped__  # text_key without its memo, for strings seen once
 _DATE_XPATH = (
     "//*[@data-role='publishdate' or contains(@class,'date') or contains(@class,'Date') or contains(@class,'time')"
     " or contains(@class,'Time') or contains(@id,'date') or contains(@id,'time')][not(self::script)][not(self::meta)]"
@@ -26,10 +37,11 @@ _DATE_XPATH = (
 
 
 def _meta(tree, *names: str) -> str | None:
+    """Content of the first non-empty <meta> whose property, name or itemprop is ``names[0]``, else ``names[1]``..."""
+    metas = [(el, {el.get("property"), el.get("name"), el.get("itemprop")}) for el in tree.iter("meta")]
     for name in names:
-        for el in tree.xpath(f"//meta[@property='{name}' or @name='{name}' or @itemprop='{name}']"):
-            value = normalize(el.get("content"))
-            if value:
+        for el, keys in metas:
+            if name in keys and (value := normalize(el.get("content"))):
                 return value
     return None
 
@@ -214,18 +226,65 @@ def _right_aligned_byline(tree) -> str | None:
     return None
 
 
+def sapo_elements(tree) -> list:
+    """The elements ``LEAD_CSS`` selects, in document order (class names tested in Python: much
+    cheaper than the CSS union, which scans the page once per class)."""
+    out = []
+    for el in _CLASSED(tree):
+        if not _LEAD_HINT.search(el.get("class")):
+            continue
+        names = class_names(el)
+        if not _LEAD_CLASSES.isdisjoint(names) or not _LEAD_TAG_CLASSES.get(el.tag, _NO_CLASSES).isdisjoint(names):
+            out.append(el)
+    return out
+
+
 def lead_element(tree, css: str | None):
     """The sapo element: outlet rule, common sapo classes, else the block that opens like the description."""
-    for el in select(tree, css) or select(tree, LEAD_CSS):
+    for el in select(tree, css) or sapo_elements(tree):
         if len(_lead_text(el)) >= 40:
             return el
     desc = text_key(description(tree) or "")[:60]
     if len(desc) >= 40:
-        found = [el for el in tree.xpath("//body//*[self::h2 or self::h3 or self::p or self::div or self::span "
-                                         "or self::strong]") if text_key(_lead_text(el)).startswith(desc)]
+        found = [el for el in _lead_candidates(tree) if _opens_with(el, desc)]
         if found:  # the innermost block, not a wrapper that merely starts with the sapo
             return min(found, key=lambda el: len(text_of(el)))
     return None
+
+
+_UNSURE = 20  # key characters at the end of a head's key that may differ from the whole text's key
+
+
+def _opens_with(el, key: str) -> bool:
+    """``text_key(_lead_text(el)).startswith(key)``, mostly decided on the first characters of the text.
+
+    The key of a prefix of the text agrees with the whole text's key except in its last few
+    characters (a combining sequence or a ">>" cut at the boundary), so all but the last
+    ``_UNSURE`` characters of a head's key can reject, or accept once they cover ``key``.
+    """
+    text = el.text_content()
+    start = m.start() if (m := _NON_SPACE.search(text)) else len(text)  # leading whitespace has no key
+    size = 64
+    while start + size < len(text):
+        head_key = _lead_key(text[start:start + size])
+        sure = min(len(key), max(0, len(head_key) - _UNSURE))
+        if head_key[:sure] != key[:sure]:
+            return False
+        if sure == len(key):
+            return True
+        size *= 4
+    return _lead_key(text).startswith(key)
+
+
+def _lead_key(raw: str) -> str:
+    """``text_key(_lead_text_of(raw))``, without the whitespace collapsing that makes no difference to a key."""
+    return _key(unicodedata.normalize("NFC", raw).split(">>", 1)[0])
+
+
+def _lead_candidates(tree) -> list:
+    """``//body//*[self::h2 or self::h3 or self::p or self::div or self::span or self::strong]``."""
+    body = tree.find("body")
+    return [] if body is None else list(body.iter("h2", "h3", "p", "div", "span", "strong"))
 
 
 def lead(tree, css: str | None) -> str | None:
@@ -234,9 +293,13 @@ def lead(tree, css: str | None) -> str | None:
 
 
 def _lead_text(el) -> str:
+    return _lead_text_of(el.text_content())
+
+
+def _lead_text_of(raw: str | None) -> str:
     # Drop embedded ">> related headline" links (Dân trí 2012 sapos end with one).
-    txt = normalize(text_of(el))
-    return normalize(re.split(r"\s*>>", txt)[0])
+    txt = normalize(" ".join((raw or "").split()))
+    return normalize(_RELATED_LINK.split(txt, 1)[0])
 
 
 def description(tree) -> str | None:
