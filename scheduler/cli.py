@@ -231,6 +231,29 @@ def history(url, db) -> None:
 
 
 @main.command()
+@click.argument("file", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("--threshold", type=float, default=None,
+              help="Score from which a text counts as relevant (default: the crawl's).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def relevance(file, threshold, fmt) -> None:
+    """Is this text about industrial zones? Reads plain text (FILE, or - for
+    stdin), its first line taken as the title, and prints the decision, the
+    score and the reasons (matched terms and their weights)."""
+    from pipelines.relevance import DEFAULT_THRESHOLD, score_relevance
+
+    title, _, body = file.read().strip().partition("\n")
+    if not title:
+        raise click.ClickException("the input is empty: expected a title line, then the text")
+    result = score_relevance(title, body, threshold=DEFAULT_THRESHOLD if threshold is None else threshold)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{'relevant' if result.relevant else 'not relevant'} (score {result.score:.1f})")
+    for reason in result.reasons:
+        click.echo(f"  {reason}")
+
+
+@main.command()
 @db_option
 def stats(db) -> None:
     """Show what the archive holds: articles per outlet, fetched URLs by outcome."""

@@ -77,3 +77,14 @@ def test_stats_counts_articles_per_outlet(tmp_path):
                              "title": "KKT", "text": "Khu kinh tế B."})
     output = invoke("stats", "--db", str(db)).output
     assert "articles: 2" in output and "vnexpress" in output and "archived 2" in output
+
+
+def test_relevance_explains_its_decision():
+    text = "Hà Nội đối thoại với doanh nghiệp tại khu, cụm công nghiệp\nCác KCN Thăng Long, Nội Bài thu hút vốn."
+    data = json.loads(invoke("relevance", "-", "--format", "json", input=text.encode()).output)
+    assert data["relevant"] is True and data["score"] >= 4 and data["terms"]
+    negative = "Giá vàng hôm nay tăng mạnh\nThị trường vàng biến động theo giá thế giới."
+    out = invoke("relevance", "-", input=negative.encode()).output
+    assert out.startswith("not relevant (score 0.0)")
+    accent_free = "khu cong nghiep Thang Long mo rong\nKhu cong nghiep duoc dau tu them."
+    assert json.loads(invoke("relevance", "-", "--format", "json", input=accent_free.encode()).output)["relevant"]
