@@ -4,6 +4,7 @@ Killing a worker or the writer (SIGKILL) loses and duplicates nothing."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -105,8 +106,8 @@ class Run:
             assert time.monotonic() < deadline, self.log("writer")
             time.sleep(0.1)
 
-    def log(self, name: str) -> str:
-        return (self.db.parent.parent / f"{name}.log").read_text()[-4000:]
+    def log(self, name: str, tail: int = 4000) -> str:
+        return (self.db.parent.parent / f"{name}.log").read_text()[-tail:]
 
     def wait(self, *procs: subprocess.Popen) -> None:
         for proc in procs:
@@ -209,3 +210,16 @@ def test_a_killed_writer_resumes_on_restart(mirror, run_of):
     assert_archived_once(run.db, copies)
     assert _kcn_check(run.db).returncode == 0
     assert [r["status"] for r in _rows(run.db, "select status from crawl_runs")] == ["ok"]
+
+
+def test_a_scheduled_run_seeds_and_crawls_with_the_writers_own_workers(mirror, run_of):
+    """What `kcn schedule --redis` runs: one writer that seeds the frontier and starts a worker."""
+    serve_site(mirror)
+    run = run_of()
+    writer = run.start("writer", "archive-writer", "--redis", run.redis_url, "--db", str(run.db), *WRITER,
+                       "--seed", "--workers", "1", "--", *OUTLET_ARGS, *WORKER)
+    run.wait(writer)
+    # The seeder ran (its requests may all have been queued first by the worker's own start).
+    assert re.search(r"seeded \d+ start requests", run.log("writer", tail=0))
+    row = _rows(run.db, "select status, new, duplicate, not_relevant from crawl_runs")
+    assert row == [{"status": "ok", "new": 3, "duplicate": 1, "not_relevant": 4}]
