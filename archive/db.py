@@ -104,17 +104,24 @@ class Archive:
         """Whether a crawl should fetch ``url``: never fetched, failed last time,
         or an archived article published in the last ``revisit_days`` days and
         not checked for edits in the last ``REVISIT_AFTER_HOURS`` hours."""
-        row = self._one(
-            "select s.status, a.published, a.last_checked from seen_urls s"
-            " left join articles a on a.id = s.article_id where s.url_key = ?", normalize_url(url))
-        if row is None or row["status"] not in SETTLED:
-            return True
-        if row["status"] != ARCHIVED or revisit_days <= 0 or not row["published"]:
-            return False
-        now = datetime.now(timezone.utc)
-        recent = row["published"][:10] >= (now + VN_OFFSET - timedelta(days=revisit_days)).date().isoformat()
-        stale = (row["last_checked"] or "") < (now - timedelta(hours=REVISIT_AFTER_HOURS)).isoformat(timespec="seconds")
-        return recent and stale
+        row = self._one(SEEN_FOR_FETCH + " where s.url_key = ?", normalize_url(url))
+        return _needs_fetch(row, revisit_days)
+
+    def settled_keys(self, revisit_days: int = 0):
+        """URL keys a crawl need not fetch now (seeds a distributed run's shared set)."""
+        for row in self.db.query(SEEN_FOR_FETCH + " where s.status in (%s)" % ",".join("?" * len(SETTLED)),
+                                 SETTLED):
+            if not _needs_fetch(row, revisit_days):
+                yield row["url_key"]
+
+    def content_hashes(self):
+        """(content hash, article id, url) of every article (seeds a distributed run's dedup)."""
+        return self.db.execute("select content_hash, id, url from articles").fetchall()
+
+    def seen_since(self, url: str, moment: str) -> bool:
+        """Whether ``url``'s outcome was recorded at or after ``moment`` (ISO, UTC)."""
+        row = self._one("select last_fetched from seen_urls where url_key = ?", normalize_url(url))
+        return bool(row) and (row["last_fetched"] or "") >= moment
 
     def article_by_url(self, url: str) -> dict | None:
         return self._one("select * from articles where url_key = ?", normalize_url(url))
@@ -330,6 +337,22 @@ class Archive:
     def runs(self, last: int = 10) -> list[dict]:
         return list(self.db.query(
             "select * from crawl_runs order by id desc limit ?", [last]))
+
+
+SEEN_FOR_FETCH = ("select s.url_key, s.status, a.published, a.last_checked from seen_urls s"
+                  " left join articles a on a.id = s.article_id")
+
+
+def _needs_fetch(row: dict | None, revisit_days: int) -> bool:
+    """``Archive.needs_fetch`` on one row of ``SEEN_FOR_FETCH``."""
+    if row is None or row["status"] not in SETTLED:
+        return True
+    if row["status"] != ARCHIVED or revisit_days <= 0 or not row["published"]:
+        return False
+    now = datetime.now(timezone.utc)
+    recent = row["published"][:10] >= (now + VN_OFFSET - timedelta(days=revisit_days)).date().isoformat()
+    stale = (row["last_checked"] or "") < (now - timedelta(hours=REVISIT_AFTER_HOURS)).isoformat(timespec="seconds")
+    return recent and stale
 
 
 def _pointer(row: dict) -> WarcPointer | None:

@@ -29,36 +29,15 @@ STATUS_COUNTER = {DUPLICATE: "duplicate", NOT_RELEVANT: "not_relevant", FAILED: 
 GOOD_FINISH = ("finished", "closespider_itemcount", "closespider_pagecount")
 
 
-class CrawlSession:
-    """Counters live in Scrapy's stats as ``kcn/<name>`` and end up in the run ledger."""
+class Recorder:
+    """Records outcomes through ``self.archive``: the local Archive, or a worker's
+    Redis sink (crawler/distributed.py), which offers the same few methods.
+    Subclasses say where counts go."""
 
-    def __init__(self, crawler) -> None:
-        self.crawler = crawler
-        settings = crawler.settings
-        self.archive = Archive(settings.get("KCN_DB") or default_db_path(),
-                               near_threshold=settings.getfloat("KCN_NEAR_DUP_THRESHOLD"))
-        self.trigger = settings.get("KCN_TRIGGER", "manual")
-        self.run_id: int | None = None
-        crawler.signals.connect(self._opened, signal=signals.spider_opened)
-        crawler.signals.connect(self._closed, signal=signals.spider_closed)
-        crawler.signals.connect(self._item_error, signal=signals.item_error)
-        crawler.signals.connect(self._response_received, signal=signals.response_received)
-
-    @classmethod
-    def of(cls, crawler) -> "CrawlSession":
-        if not hasattr(crawler, "_kcn_session"):
-            crawler._kcn_session = cls(crawler)
-        return crawler._kcn_session
-
-    @property
-    def stats(self):
-        return self.crawler.stats  # set only once the crawl starts
+    archive = None
 
     def count(self, name: str, n: int = 1, outlet: str | None = None) -> None:
-        """Count for the run, and for the outlet when given (its health is judged on them)."""
-        self.stats.inc_value(f"kcn/{name}", n)
-        if outlet:
-            self.stats.inc_value(f"kcn/outlet/{outlet}/{name}", n)
+        raise NotImplementedError
 
     def outcome(self, url: str, outlet: str | None, status: str, reason: str,
                 cause: str | None = None, **extra) -> None:
@@ -87,6 +66,48 @@ class CrawlSession:
                 self.archive.record_seen(url, item["outlet"], status, f"{reason} (as {recorded})",
                                          article_id=article_id)
 
+
+def open_sink(crawler):
+    """Where a crawl writes: the SQLite archive, or with ``KCN_REDIS_URL`` the
+    distributed run's queue (redis is imported only then)."""
+    settings = crawler.settings
+    if settings.get("KCN_REDIS_URL"):
+        from crawler.distributed import RedisSink
+        return RedisSink(crawler)
+    return Archive(settings.get("KCN_DB") or default_db_path(),
+                   near_threshold=settings.getfloat("KCN_NEAR_DUP_THRESHOLD"))
+
+
+class CrawlSession(Recorder):
+    """Counters live in Scrapy's stats as ``kcn/<name>`` and end up in the run ledger."""
+
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+        settings = crawler.settings
+        self.archive = open_sink(crawler)
+        self.trigger = settings.get("KCN_TRIGGER", "manual")
+        self.run_id: int | None = None
+        crawler.signals.connect(self._opened, signal=signals.spider_opened)
+        crawler.signals.connect(self._closed, signal=signals.spider_closed)
+        crawler.signals.connect(self._item_error, signal=signals.item_error)
+        crawler.signals.connect(self._response_received, signal=signals.response_received)
+
+    @classmethod
+    def of(cls, crawler) -> "CrawlSession":
+        if not hasattr(crawler, "_kcn_session"):
+            crawler._kcn_session = cls(crawler)
+        return crawler._kcn_session
+
+    @property
+    def stats(self):
+        return self.crawler.stats  # set only once the crawl starts
+
+    def count(self, name: str, n: int = 1, outlet: str | None = None) -> None:
+        """Count for the run, and for the outlet when given (its health is judged on them)."""
+        self.stats.inc_value(f"kcn/{name}", n)
+        if outlet:
+            self.stats.inc_value(f"kcn/outlet/{outlet}/{name}", n)
+
     def _item_error(self, item, response, spider, failure) -> None:
         """A stage crashed on one article: record it as failed, never lose it silently."""
         self.item_outcome(item, FAILED, f"pipeline error: {failure.getErrorMessage()}"[:500],
@@ -106,7 +127,7 @@ class CrawlSession:
 
     def _closed(self, spider, reason: str) -> None:
         counts = self.ledger_counts()
-        status = "ok" if reason in GOOD_FINISH and counts["pages_fetched"] > 0 else "failed"
+        status = run_status([reason], counts)
         self.stats.set_value("kcn/run_status", status)
         self.stats.set_value("kcn/run_id", self.run_id)
         outlets = outlet_rows(self.stats.get_stats(), getattr(spider, "outlet_names", []))
@@ -120,21 +141,30 @@ class CrawlSession:
         self.archive.close()
 
     def ledger_counts(self) -> dict:
-        stats = self.stats.get_stats()
-        http_errors = {
-            key.rsplit("/", 1)[1]: value for key, value in stats.items()
-            if key.startswith("downloader/response_status_count/") and int(key.rsplit("/", 1)[1]) >= 400
-        }
-        return {
-            "pages_fetched": stats.get("response_received_count", 0),
-            "articles_fetched": stats.get("kcn/articles_fetched", 0),
-            "new": stats.get("kcn/new", 0),
-            "updated": stats.get("kcn/updated", 0),
-            "duplicate": stats.get("kcn/duplicate", 0),
-            "not_relevant": stats.get("kcn/not_relevant", 0),
-            "failed": stats.get("kcn/failed", 0),
-            "gone": stats.get("kcn/gone", 0),
-            "http_errors": json.dumps(http_errors),
-            "failures": json.dumps({key.split("/", 2)[2]: value for key, value in sorted(stats.items())
-                                    if key.startswith("kcn/cause/")}),
-        }
+        return ledger_counts(self.stats.get_stats())
+
+
+def run_status(reasons, counts: dict) -> str:
+    """A run is ok when every crawl of it finished normally and fetched something."""
+    return "ok" if all(r in GOOD_FINISH for r in reasons) and counts["pages_fetched"] > 0 else "failed"
+
+
+def ledger_counts(stats: dict) -> dict:
+    """The ``crawl_runs`` columns from a crawl's stats (one crawl's, or a distributed run's sum)."""
+    http_errors = {
+        key.rsplit("/", 1)[1]: value for key, value in stats.items()
+        if key.startswith("downloader/response_status_count/") and int(key.rsplit("/", 1)[1]) >= 400
+    }
+    return {
+        "pages_fetched": stats.get("response_received_count", 0),
+        "articles_fetched": stats.get("kcn/articles_fetched", 0),
+        "new": stats.get("kcn/new", 0),
+        "updated": stats.get("kcn/updated", 0),
+        "duplicate": stats.get("kcn/duplicate", 0),
+        "not_relevant": stats.get("kcn/not_relevant", 0),
+        "failed": stats.get("kcn/failed", 0),
+        "gone": stats.get("kcn/gone", 0),
+        "http_errors": json.dumps(http_errors),
+        "failures": json.dumps({key.split("/", 2)[2]: value for key, value in sorted(stats.items())
+                                if key.startswith("kcn/cause/")}),
+    }

@@ -67,3 +67,11 @@ KCN_NEAR_DUP_THRESHOLD = 0.8
 DEFAULT_DROPITEM_LOG_LEVEL = "INFO"
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
+
+# Distributed crawl (kcn crawl --redis URL; see README "Crawling from several machines").
+KCN_REDIS_URL = None
+# A worker stops after this many seconds without work (the shared frontier empty).
+KCN_WORKER_IDLE = 30.0
+# A worker silent this long is dead: its requests go back to the frontier.
+KCN_WORKER_TIMEOUT = 15.0
+KCN_SEED_ONLY = False

@@ -19,16 +19,21 @@ def article_fields(item: dict) -> dict:
     }
 
 
+def store(session, item: dict) -> dict:
+    """The stage on any recorder over an Archive (the crawl's session, or the archive writer's)."""
+    archive = session.archive
+    known = item.get("known_article")
+    if known:
+        stored = archive.update_article(known["id"], article_fields(item))
+        session.count("updated", outlet=item["outlet"])
+    else:
+        stored = archive.add_article(article_fields(item))
+        session.count("new", outlet=item["outlet"])
+    item["article_id"], item["filename"] = stored.id, stored.filename
+    session.remember_aliases(item, item["archive_url"], ARCHIVED, "archived", stored.id)
+    return item
+
+
 class StorePipeline(SessionPipeline):
     def process_item(self, item: dict) -> dict:
-        archive = self.session.archive
-        known = item.get("known_article")
-        if known:
-            stored = archive.update_article(known["id"], article_fields(item))
-            self.session.count("updated", outlet=item["outlet"])
-        else:
-            stored = archive.add_article(article_fields(item))
-            self.session.count("new", outlet=item["outlet"])
-        item["article_id"], item["filename"] = stored.id, stored.filename
-        self.session.remember_aliases(item, item["archive_url"], ARCHIVED, "archived", stored.id)
-        return item
+        return store(self.session, item)

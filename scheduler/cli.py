@@ -16,6 +16,7 @@ from crawler.registry import RegistryError, load_outlets, select_outlets
 from crawler.urls import is_http_url
 from scheduler.browse import reindex, serve
 from scheduler.daemon import schedule
+from scheduler.distributed import archive_writer
 from scheduler.ledger import health, runs
 from scheduler.maintenance import check
 
@@ -56,18 +57,22 @@ def _summary(stats: dict) -> str:
             f"{get('known_skipped')} already archived")
 
 
-def _run(db: Path, **kwargs) -> None:
+def _crawl(path: Path, **kwargs) -> dict:
     from scheduler.crawl import SettingError, run_crawl  # Scrapy import kept off the fast commands
 
-    path = _db(db)
     try:
-        with _writing(path):
-            if path.exists():
-                with Archive(path) as archive:  # rows of crawls that died without closing
-                    archive.fail_running_runs("interrupted")
-            stats = run_crawl(path, **kwargs)
+        return run_crawl(path, **kwargs)
     except SettingError as exc:
         raise click.UsageError(str(exc)) from exc
+
+
+def _run(db: Path, **kwargs) -> None:
+    path = _db(db)
+    with _writing(path):
+        if path.exists():
+            with Archive(path) as archive:  # rows of crawls that died without closing
+                archive.fail_running_runs("interrupted")
+        stats = _crawl(path, **kwargs)
     click.echo(_summary(stats))
     for outlet, flag in (stats.get("kcn/flagged") or {}).items():
         click.echo(f"warning: outlet {outlet} looks broken: {flag}")
@@ -85,9 +90,15 @@ def _run(db: Path, **kwargs) -> None:
 @click.option("--jobdir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the crawl's queue here so a stopped crawl can be continued by running the "
                    "same command again (default with --since: jobs/ beside the archive).")
+@click.option("--redis", "redis_url", envvar="KCN_REDIS_URL", default=None, metavar="URL",
+              help="Be a worker of the distributed run that `kcn archive-writer --redis URL` opened "
+                   "(redis://HOST:PORT/DB; default $KCN_REDIS_URL): share its frontier, queue results "
+                   "for it, never open the archive.")
+@click.option("--seed-only", is_flag=True,
+              help="With --redis: put the outlets' start URLs in the shared frontier, fetch nothing.")
 @db_option
 @settings_option
-def crawl(outlets, max_articles, since, jobdir, db, overrides) -> None:
+def crawl(outlets, max_articles, since, jobdir, redis_url, seed_only, db, overrides) -> None:
     """Crawl the registry's outlets: discover new articles, keep those about
     industrial zones, and archive them. Prints a summary; exits 1 when the run
     failed as a whole. Stop it with Ctrl-C once (it finishes what is in flight)."""
@@ -95,13 +106,36 @@ def crawl(outlets, max_articles, since, jobdir, db, overrides) -> None:
         select_outlets(outlets, load_outlets())
     except RegistryError as exc:
         raise click.BadParameter(str(exc), param_hint="--outlet") from exc
+    if seed_only and not redis_url:
+        raise click.UsageError("--seed-only needs --redis")
+    if redis_url and jobdir:
+        raise click.UsageError("--jobdir keeps a local queue; a distributed crawl's queue is in Redis")
     day = since.date().isoformat() if since else None
+    if redis_url:
+        _run_worker(redis_url, seed_only, outlets=outlets, max_articles=max_articles, since=day,
+                    overrides=overrides, trigger=os.environ.get("KCN_TRIGGER", "manual"))
+        return
     if day and jobdir is None:
         jobdir = _db(db).parent / "jobs" / f"backfill-{'-'.join(sorted(outlets)) or 'all'}-{day}"
     if jobdir:
         click.echo(f"resumable: the crawl queue is kept in {jobdir}", err=True)
     _run(db, outlets=outlets, max_articles=max_articles, since=day, jobdir=jobdir,
          overrides=overrides, trigger=os.environ.get("KCN_TRIGGER", "manual"))
+
+
+def _run_worker(redis_url: str, seed_only: bool, **kwargs) -> None:
+    """A distributed worker: waits for the writer's run, crawls, exits 1 only on an abnormal end."""
+    from crawler.session import GOOD_FINISH
+    from scheduler.distributed import wait_for_run
+
+    wait_for_run(redis_url)
+    stats = _crawl(_db(None), redis_url=redis_url, seed_only=seed_only, **kwargs)
+    if seed_only:
+        click.echo(f"seeded {stats.get('scheduler/enqueued/redis', 0)} start requests into the frontier")
+    else:
+        click.echo("worker " + _summary(stats))
+    if stats.get("finish_reason") not in GOOD_FINISH:
+        sys.exit(1)
 
 
 @main.command()
@@ -275,7 +309,7 @@ def stats(db) -> None:
                    f" ({run['new'] or 0} new)")
 
 
-for command in (schedule, runs, health, serve, reindex, check):
+for command in (schedule, runs, health, serve, reindex, check, archive_writer):
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -29,13 +29,20 @@ def crawl_settings(db: Path, trigger: str, overrides: tuple[str, ...] = ()) -> S
 
 def run_crawl(db: Path, *, outlets: tuple[str, ...] = (), url: str | None = None,
               max_articles: int = 0, since: str | None = None, jobdir: Path | None = None,
-              trigger: str = "manual", overrides: tuple[str, ...] = ()) -> dict:
+              trigger: str = "manual", overrides: tuple[str, ...] = (), redis_url: str | None = None,
+              seed_only: bool = False) -> dict:
     """Crawl the given outlets (all when none) or one URL; return Scrapy's final stats.
 
     ``since`` turns the crawl into a backfill; with ``jobdir`` Scrapy keeps its
     queue there, so stopping (Ctrl-C once) and running again continues it.
+    With ``redis_url`` the crawl is a worker of a distributed run (crawler/distributed.py).
     """
     settings = crawl_settings(db, trigger, overrides)
+    if redis_url:
+        from crawler.distributed import distributed_settings
+
+        # Below -s overrides (cmdline), above the project's settings.
+        settings.setdict(distributed_settings(redis_url, seed_only), priority="spider")
     if jobdir:
         settings.set("JOBDIR", str(jobdir), priority="cmdline")
     process = CrawlerProcess(settings, install_root_handler=True)

@@ -263,6 +263,12 @@ def _check_crawl_args(crawl_args: tuple[str, ...]) -> None:
         raise click.UsageError(f"crawl arguments after --: {message}") from exc
 
 
+def writer_command(db: Path, redis_url: str, workers: int, crawl_args: tuple[str, ...]) -> list[str]:
+    """A scheduled distributed run: the writer opens it, seeds it, runs local workers, waits for all."""
+    return [sys.executable, "-m", "scheduler.cli", "archive-writer", "--redis", redis_url, "--db", str(db),
+            "--seed", "--workers", str(workers), "--", *crawl_args]
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--at", default=None, callback=_check_at, metavar="HH:MM",
               help="Daily crawl time (default 06:00).")
@@ -277,8 +283,13 @@ def _check_crawl_args(crawl_args: tuple[str, ...]) -> None:
               "SIGKILL after --kill-after) and record it failed.")
 @click.option("--kill-after", type=click.FloatRange(min=0), default=300, show_default=True,
               metavar="SECONDS", help="Grace between that SIGINT and SIGKILL.")
+@click.option("--redis", "redis_url", default=None, metavar="URL",
+              help="Distributed runs: each run is `kcn archive-writer --redis URL --seed` (it opens the "
+                   "run and seeds the frontier; workers on other machines join with `kcn crawl --redis URL`).")
+@click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
+              help="With --redis: workers each run starts on this machine.")
 @click.argument("crawl_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- CRAWL ARGS]")
-def schedule(at, tz, every, db, max_runtime, kill_after, crawl_args) -> None:
+def schedule(at, tz, every, db, max_runtime, kill_after, redis_url, workers, crawl_args) -> None:
     """Run in the foreground and crawl every day at --at (or every --every
     seconds), each crawl a `kcn crawl` child process recorded in the ledger with
     trigger "schedule". One crawl at a time; a crawl is started at once when the
@@ -291,7 +302,8 @@ def schedule(at, tz, every, db, max_runtime, kill_after, crawl_args) -> None:
     _check_crawl_args(crawl_args)
     setup_logging()
     db = (db or default_db_path()).resolve()
-    supervisor = Supervisor(db, crawl_args, max_runtime=max_runtime, kill_after=kill_after)
+    supervisor = Supervisor(db, crawl_args, max_runtime=max_runtime, kill_after=kill_after,
+                            command=writer_command(db, redis_url, workers, crawl_args) if redis_url else None)
     trigger = make_trigger(at or "06:00", tz, every)
     logger.info("scheduling crawls of %s: %s", db, f"every {every:g} s" if every else f"daily at {at or '06:00'} {tz}")
     sys.exit(run_daemon(supervisor, trigger, interval=every or DAY, tz=tz))
