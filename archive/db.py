@@ -73,6 +73,9 @@ class Archive:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite_utils.Database(self.path)
             self.db.enable_wal()
+            # WAL + NORMAL: a crash never corrupts or loses a commit; a power cut may lose
+            # the last few (their text files then show up as orphans in `kcn check`).
+            self.db.execute("PRAGMA synchronous = NORMAL")
             ensure_schema(self.db)
         self.db.execute("PRAGMA busy_timeout = 30000")
         self.texts_dir = self.path.parent / "texts"

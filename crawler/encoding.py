@@ -2,7 +2,8 @@
 page declares: a BOM wins, then a declared UTF-16/32, then a body that is
 valid UTF-8 (outlets often declare windows-1252/iso-8859-1 wrongly), then the
 declared charset, and windows-1258 (the Vietnamese code page) when none is
-declared. The result is NFC, since windows-1258 spells tones as combining marks.
+declared. A single-byte decode is made NFC, since windows-1258 spells tones as
+combining marks.
 """
 from __future__ import annotations
 
@@ -28,14 +29,11 @@ def declared_encoding(body: bytes, content_type: str | None) -> str | None:
 def decode_html(body: bytes, content_type: str | None = None) -> str:
     bom_encoding, bom = read_bom(body)
     if bom_encoding:
-        text = body[len(bom):].decode(bom_encoding, errors="replace")
-    else:
-        declared = declared_encoding(body, content_type)
-        if declared and declared.startswith(("utf-16", "utf-32")):
-            text = body.decode(declared, errors="replace")
-        else:
-            try:
-                text = body.decode("utf-8")
-            except UnicodeDecodeError:
-                text = body.decode(declared or FALLBACK, errors="replace")
-    return unicodedata.normalize("NFC", text)
+        return body[len(bom):].decode(bom_encoding, errors="replace")
+    declared = declared_encoding(body, content_type)
+    if declared and declared.startswith(("utf-16", "utf-32")):
+        return body.decode(declared, errors="replace")
+    try:
+        return body.decode("utf-8")  # the extractor NFC-normalises the text it keeps
+    except UnicodeDecodeError:
+        return unicodedata.normalize("NFC", body.decode(declared or FALLBACK, errors="replace"))

@@ -191,3 +191,13 @@ def test_retry_after_header_forms():
     assert retry_after_seconds("Sat, 07 Mar 2026 08:01:30 GMT", now=now) == 90
     assert retry_after_seconds("Sat, 07 Mar 2026 07:00:00 GMT", now=now) == 0
     assert retry_after_seconds(b"soon") is None and retry_after_seconds(None) is None
+
+
+def test_a_page_in_decomposed_unicode_is_archived_in_nfc():
+    from crawler.encoding import decode_html
+    from pipelines.extraction import extract_article
+
+    page = unicodedata.normalize("NFD", zone_page("cp1258")).encode("utf-8")
+    article = extract_article(decode_html(page, "text/html; charset=utf-8"), url("cp1258", 0))
+    assert article.title == f"{COMPOSED['title']} (cp1258)"
+    assert unicodedata.is_normalized("NFC", article.text) and COMPOSED["body"][1] in article.text
