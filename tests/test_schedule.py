@@ -143,6 +143,7 @@ def test_catches_up_at_once_and_a_sigterm_lets_the_crawl_close_cleanly(tmp_path,
     wait_for(lambda: any(r["status"] == "running" for r in rows(d.db)), 30, "the catch-up crawl")
     assert time.monotonic() - d.started < 120  # at once, long before the first 600 s interval
     assert "crawling now" in d.log
+    wait_for(lambda: "discovery failed for vnexpress" in d.log, 40, "the crawl's first response")
     assert d.stop(timeout=60) == 0, d.log[-3000:]
     old, run = rows(d.db)
     assert run["status"] in ("ok", "failed") and run["finished_at"], run
@@ -154,8 +155,11 @@ def test_catches_up_at_once_and_a_sigterm_lets_the_crawl_close_cleanly(tmp_path,
 def test_a_second_signal_kills_the_crawl_and_records_it_killed(daemon):
     d = daemon("--every", "600", crawl=(*CRAWL, "-s", "DOWNLOAD_DELAY=6"))
     wait_for(lambda: any(r["status"] == "running" for r in rows(d.db)), 30, "a running crawl")
+    # Scrapy installs its graceful-shutdown handlers once its reactor runs: a first response
+    # (the mirror has no vnexpress feed, which the crawl logs) shows it does.
+    wait_for(lambda: "discovery failed for vnexpress" in d.log, 40, "the crawl's first response")
     d.proc.send_signal(signal.SIGTERM)
-    wait_for(lambda: "Closing spider (shutdown)" in d.log, 10, "the crawl to start closing")
+    wait_for(lambda: "Closing spider (shutdown)" in d.log, 40, "the crawl to start closing")
     assert d.stop(timeout=30) == 1, d.log[-3000:]  # the second signal
     [run] = rows(d.db)
     assert (run["status"], run["finish_reason"]) == ("failed", "killed"), run
