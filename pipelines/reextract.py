@@ -38,10 +38,7 @@ def reextract(archive: Archive, outlet: str | None = None) -> Iterator[tuple[dic
             yield row, "unchanged" if article.text else "failed: no text extracted"
             continue
         archive.update_article(row["id"], {
-            "url": row["url"], "outlet": row["outlet"], "title": article.title, "lead": article.lead,
-            "author": article.author, "published": article.published, "updated": article.updated,
-            "tags": article.tags, "text": article.text, "image": article.image,
-            "language": article.language, "fetched_at": row["fetched_at"],
+            "url": row["url"], "outlet": row["outlet"], **article.columns(), "fetched_at": row["fetched_at"],
             "warc_file": row["warc_file"], "warc_offset": row["warc_offset"]})
         yield row, "changed"
 

@@ -9,10 +9,7 @@ def article_fields(item: dict) -> dict:
     """The archive columns of one item that passed extraction, relevance and dedup."""
     article, relevance = item["article"], item["relevance"]
     return {
-        "url": item["archive_url"], "outlet": item["outlet"], "title": article.title,
-        "lead": article.lead, "author": article.author, "published": article.published,
-        "updated": article.updated, "tags": article.tags, "text": article.text,
-        "image": article.image, "language": article.language,
+        "url": item["archive_url"], "outlet": item["outlet"], **article.columns(),
         "relevance": relevance.score, "relevance_terms": relevance.terms,
         "source": "recrawl" if item.get("forced") else "crawl", "fetched_at": item["fetched_at"],
         "warc_file": item["warc"].file, "warc_offset": item["warc"].offset,

@@ -28,5 +28,11 @@ class Article:
         parts = ([self.lead] if self.lead else []) + self.paragraphs
         return "\n\n".join(parts)
 
+    def columns(self) -> dict:
+        """The archive's article columns this extraction fills (text as archived)."""
+        return {"title": self.title, "lead": self.lead, "author": self.author,
+                "published": self.published, "updated": self.updated, "tags": self.tags,
+                "text": self.text, "image": self.image, "language": self.language}
+
     def to_dict(self) -> dict:
         return {**asdict(self), "text": self.text}
