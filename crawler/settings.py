@@ -28,9 +28,16 @@ DOWNLOAD_WARNSIZE = 3 * 1024 * 1024
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 
+# Items/requests of one callback processed at once. Scrapy starts this many asyncio
+# tasks per response (default 100); an article callback yields one item, a listing
+# yields cheap requests, so a few suffice and spare the reactor ~100 tasks per page.
+CONCURRENT_ITEMS = 4
+
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.retry_after.RetryAfterMiddleware": 550,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.meta_refresh.HeadMetaRefreshMiddleware": 580,
 }
 # 429/503: wait what Retry-After asks (at most this many seconds), else back off
 # KCN_BACKOFF_BASE * 2**retries.

@@ -52,7 +52,7 @@ def cp1258(text: str) -> bytes:
 
 CASES = ["cp1258", "cp1258-undeclared", "utf8-declared-latin1", "utf16", "truncated-html", "empty",
          "big3mb", "huge50mb", "pdf", "image", "no-body", "bad-date", "redirect-loop", "offsite",
-         "gone404", "gone410", "throttled429", "unavailable503", "timeout", "reset", "robots"]
+         "gone404", "gone410", "throttled429", "unavailable503", "timeout", "reset", "robots", "meta-refresh"]
 
 # case: (status in seen_urls, cause counted in the ledger or None for archived ones)
 EXPECTED = {
@@ -65,6 +65,7 @@ EXPECTED = {
     "gone404": ("gone", "http_404"), "gone410": ("gone", "http_410"),
     "throttled429": ("archived", None), "unavailable503": ("archived", None),
     "timeout": ("failed", "timeout"), "reset": ("failed", "connection_lost"), "robots": ("blocked", "robots"),
+    "meta-refresh": ("archived", None),
 }
 
 
@@ -103,6 +104,11 @@ def serve_faults(mirror) -> None:
         {"status": 503, "body": "busy", "headers": {"Retry-After": "1"}}, {"body": html["unavailable503"]}])
     mirror.add(u["timeout"], html["timeout"], fault="stall")
     mirror.add(u["reset"], html["reset"], fault="reset")
+    # A moved article: a stub page, longer than the head the refresh tag is looked for in.
+    moved = u["meta-refresh"].replace(".html", "-moved.html")
+    mirror.add(u["meta-refresh"], f'<html><head><meta http-equiv="refresh" content="0; url={moved}">'
+               f'<title>Chuyển trang</title></head><body><!--{"x" * 40_000}--><p>Bài đã chuyển.</p></body></html>')
+    mirror.add(moved, html["meta-refresh"])
     mirror.add("https://vnexpress.net/robots.txt", "User-agent: *\nDisallow: /robots-", content_type="text/plain")
     items = "".join(f"<item><title>{c}</title><link>{u[c]}</link></item>" for c in CASES)
     mirror.add(VNEXPRESS.feeds[0], f'<?xml version="1.0"?><rss version="2.0"><channel>{items}</channel></rss>',
