@@ -4,8 +4,9 @@ Extraction is the crawl's CPU cost, so it runs in a pool of worker processes
 (setting ``KCN_EXTRACT_WORKERS``: the number of workers, default the machine's
 core count; 0 extracts inline in the crawl process). The crawl process keeps
 downloading, gzipping WARC records and writing SQLite while the workers parse;
-only picklable data crosses the boundary: the page (str), its URL and the
-outlet's ``ExtractionRules`` go out, an ``Article`` comes back.
+only picklable data crosses the boundary: the raw page (bytes and headers; the
+worker decodes it) and the outlet's ``ExtractionRules`` go out, an ``Article``
+comes back. The raw page leaves the item once extracted.
 
 A page whose extraction raises is recorded as failed, as before. A worker that
 dies (segfault, OOM kill) breaks the pool: the pool is replaced and each page
@@ -26,7 +27,8 @@ from scrapy.utils.asyncio import is_asyncio_available
 
 from archive.db import FAILED
 from pipelines.base import SessionPipeline
-from pipelines.extraction import Article, extract_article
+from archive.warc import RawPage
+from pipelines.extraction import Article, extract_page
 
 logger = logging.getLogger(__name__)
 
@@ -82,29 +84,29 @@ class ExtractPipeline(SessionPipeline):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    async def _extract_in_pool(self, html: str, url: str, rules) -> Article:
+    async def _extract_in_pool(self, raw: RawPage, rules) -> Article:
         pool = self._get_pool()
         try:
-            return await asyncio.wrap_future(pool.submit(extract_article, html, url, rules))
+            return await asyncio.wrap_future(pool.submit(extract_page, raw, rules))
         except BrokenProcessPool:
             self._replace_pool(pool)
         # A worker died with this page in flight: this page or another one killed it.
         # Try this page again in a process of its own, so only the culprit fails.
         solo = ProcessPoolExecutor(1, mp_context=self._context(), initializer=_warm_up)
         try:
-            return await asyncio.wrap_future(solo.submit(extract_article, html, url, rules))
+            return await asyncio.wrap_future(solo.submit(extract_page, raw, rules))
         finally:
             solo.shutdown(wait=False)
 
     # --- the stage -----------------------------------------------------------
 
     async def process_item(self, item: dict) -> dict:
-        rules = self.rules_for(item["outlet"])
+        rules, raw = self.rules_for(item["outlet"]), item.pop("raw")
         try:
             if self.workers:
-                article = await self._extract_in_pool(item["html"], item["url"], rules)
+                article = await self._extract_in_pool(raw, rules)
             else:
-                article = extract_article(item["html"], item["url"], rules)
+                article = extract_page(raw, rules)
         except BrokenProcessPool as exc:
             self.session.item_outcome(item, FAILED, "extraction error: the extraction worker died",
                                       cause="extraction_error")

@@ -2,12 +2,10 @@
 re-extracted later without fetching it again (outlets delete pages)."""
 from __future__ import annotations
 
-from archive.warc import RawPage
 from pipelines.base import SessionPipeline
 
 
 class KeepRawPipeline(SessionPipeline):
     def process_item(self, item: dict) -> dict:
-        page = RawPage(item["url"], item["http_status"], item.pop("headers"), item.pop("body"))
-        item["warc"] = self.session.archive.keep_raw(page)
+        item["warc"] = self.session.archive.keep_raw(item["raw"])
         return item

@@ -7,15 +7,8 @@ from collections.abc import Iterator
 
 from archive.db import Archive
 from archive.texts import content_hash
-from crawler.encoding import decode_html
 from crawler.registry import load_outlets
-from pipelines.extraction import extract_article
-
-
-def decoded_html(raw) -> str:
-    """Decode a stored body exactly as the crawl did."""
-    content_type = next((v for k, v in raw.headers if k.lower() == "content-type"), None)
-    return decode_html(raw.body, content_type)
+from pipelines.extraction import extract_page
 
 
 def reextract(archive: Archive, outlet: str | None = None) -> Iterator[tuple[dict, str]]:
@@ -30,7 +23,7 @@ def reextract(archive: Archive, outlet: str | None = None) -> Iterator[tuple[dic
         try:
             raw = archive.raw_page(row)
             rules = registry[row["outlet"]].extraction if row["outlet"] in registry else None
-            article = extract_article(decoded_html(raw), raw.url, rules)
+            article = extract_page(raw, rules)
         except Exception as exc:  # one unreadable record must not stop the rest
             yield row, f"failed: {exc!r}"
             continue

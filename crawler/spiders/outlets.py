@@ -15,13 +15,13 @@ from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from archive.db import BLOCKED, DUPLICATE, FAILED, GONE
+from archive.warc import RawPage
 from crawler.discovery import (
     DiscoveryError,
     feed_entries,
     listing_article_links,
     sitemap_entries,
 )
-from crawler.encoding import decode_html
 from crawler.failures import failure_cause
 from crawler.registry import (
     Listing,
@@ -173,12 +173,11 @@ class OutletSpider(scrapy.Spider):
         if problem:
             self.session.outcome(requested, outlet, FAILED, problem[1], problem[0], http_status=response.status)
             return
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, vs in response.headers.items() for v in vs]
         yield {
             "url": response.url, "requested_url": requested, "outlet": outlet,
-            "html": decode_html(response.body, content_type), "http_status": response.status,
-            "forced": forced,
-            "body": response.body, "headers": [(k.decode("latin-1"), v.decode("latin-1"))
-                                               for k, vs in response.headers.items() for v in vs],
+            "http_status": response.status, "forced": forced,
+            "raw": RawPage(response.url, response.status, headers, response.body),
             "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
 
