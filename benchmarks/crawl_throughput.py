@@ -221,15 +221,26 @@ def serve(mirror: SiteMirror) -> None:
 
 
 # --------------------------------------------------------------------------- measuring
-def _rss_kib(pid: int) -> int:
+def _proc_kib(pid: int, file: str, key: str) -> int:
+    """One "Key:   N kB" figure of /proc/PID/<file>, 0 once the process is gone."""
     try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        with open(f"/proc/{pid}/{file}", encoding="ascii") as handle:
             for line in handle:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key):
                     return int(line.split()[1])
     except (OSError, ValueError):
         pass
     return 0
+
+
+def _rss_kib(pid: int) -> int:
+    return _proc_kib(pid, "status", "VmRSS:")
+
+
+def _pss_kib(pid: int) -> int:
+    """Proportional set size: pages shared between processes (the forked workers share the
+    forkserver's imported modules copy-on-write) counted once in a sum, not once per process."""
+    return _proc_kib(pid, "smaps_rollup", "Pss:")
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -269,7 +280,8 @@ class RssSampler(threading.Thread):
     def __init__(self, pid: int, mirror: SiteMirror, interval: float = 0.25) -> None:
         super().__init__(daemon=True)
         self.pid, self.mirror, self.interval = pid, mirror, interval
-        self.samples: list[tuple[float, int, int, int]] = []  # (t, articles served, main KiB, tree KiB)
+        # (t, articles served, main RSS, tree RSS, tree PSS), KiB
+        self.samples: list[tuple[float, int, int, int, int]] = []
         self.cpu: dict[int, float] = {}  # pid -> CPU seconds last seen (workers die before the crawl ends)
         self.done = threading.Event()
         self.next_report = 1000
@@ -281,24 +293,27 @@ class RssSampler(threading.Thread):
             if main:
                 pids = [self.pid, *_descendants(self.pid)]
                 tree = main + sum(_rss_kib(p) for p in pids[1:])
+                tree_pss = sum(_pss_kib(p) for p in pids)
                 for p in pids:
                     self.cpu[p] = max(self.cpu.get(p, 0.0), _cpu_seconds(p))
                 served = self.mirror.article_hits
-                self.samples.append((time.monotonic() - start, served, main, tree))
+                self.samples.append((time.monotonic() - start, served, main, tree, tree_pss))
                 if served >= self.next_report:
                     print(f"   ... {served} article pages served after {time.monotonic() - start:.0f} s: "
-                          f"RSS crawl process {_mb(main)}, with workers {_mb(tree)}", flush=True)
+                          f"RSS crawl process {_mb(main)}, with workers {_mb(tree)} "
+                          f"(PSS {_mb(tree_pss)})", flush=True)
                     self.next_report += 1000
             self.done.wait(self.interval)
 
-    def peak(self) -> tuple[int, int]:
-        return (max((s[2] for s in self.samples), default=0), max((s[3] for s in self.samples), default=0))
+    def peak(self) -> tuple[int, int, int]:
+        """Peak (main RSS, tree RSS, tree PSS)."""
+        return tuple(max((s[k] for s in self.samples), default=0) for k in (2, 3, 4))
 
-    def at(self, articles: int) -> tuple[int, int] | None:
-        """RSS (main, tree) when ``articles`` article pages had been served, if reached."""
-        for _, served, main, tree in self.samples:
+    def at(self, articles: int) -> tuple[int, int, int] | None:
+        """(main RSS, tree RSS, tree PSS) when ``articles`` article pages had been served, if reached."""
+        for _, served, *memory in self.samples:
             if served >= articles:
-                return main, tree
+                return tuple(memory)
         return None
 
 
@@ -315,9 +330,10 @@ class CrawlResult:
     cpu_seconds: float
     peak_main_kib: int
     peak_tree_kib: int
+    peak_tree_pss_kib: int
     cpu_main_seconds: float
-    rss_at_2000: tuple[int, int] | None
-    rss_curve: list[tuple[int, int, int]]  # (articles served, main KiB, tree KiB)
+    rss_at_2000: tuple[int, int, int] | None
+    rss_curve: list[tuple[int, int, int, int]]  # (articles served, main RSS, tree RSS, tree PSS), KiB
     articles_served: int
     stderr_tail: str
 
@@ -349,8 +365,8 @@ def crawl(mirror: SiteMirror, workdir: Path, overrides: list[str], profile: Path
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     cpu += sum(seconds for p, seconds in sampler.cpu.items() if p != proc.pid)
     lines = out.strip().splitlines()
-    main, tree = sampler.peak()
-    return CrawlResult(seconds, proc.returncode, lines[-1] if lines else "", cpu, main, tree,
+    main, tree, tree_pss = sampler.peak()
+    return CrawlResult(seconds, proc.returncode, lines[-1] if lines else "", cpu, main, tree, tree_pss,
                        sampler.cpu.get(proc.pid, 0.0), sampler.at(2000),
                        [(n, *sampler.at(n)) for n in (250, 500, 1000, 2000, 4000, 6000, 8000, 10000)
                         if sampler.at(n)],
@@ -444,13 +460,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"(CPU {first.cpu_seconds:.0f} s over the crawl's processes, {first.cpu_main_seconds:.0f} s "
                   f"of it in the crawl process = {1000 * first.cpu_seconds / len(site):.0f} ms CPU per page)")
             print(f"   seen_urls: {outcomes}")
-            print(f"   peak RSS: crawl process {_mb(first.peak_main_kib)}, with its extraction workers "
-                  f"{_mb(first.peak_tree_kib)} (sampled every 0.25 s from /proc)")
+            print(f"   peak memory: crawl process RSS {_mb(first.peak_main_kib)}; with its extraction "
+                  f"workers RSS {_mb(first.peak_tree_kib)}, PSS {_mb(first.peak_tree_pss_kib)} "
+                  f"(sampled every 0.25 s from /proc)")
             if first.rss_at_2000:
-                print(f"   RSS after 2,000 articles: crawl process {_mb(first.rss_at_2000[0])}, "
-                      f"with workers {_mb(first.rss_at_2000[1])}")
-            curve = ", ".join(f"{n}: {_mb(m)}/{_mb(t)}" for n, m, t in first.rss_curve)
-            print(f"   RSS by articles served (crawl process/with workers): {curve}")
+                print(f"   after 2,000 articles: crawl process RSS {_mb(first.rss_at_2000[0])}, "
+                      f"with workers RSS {_mb(first.rss_at_2000[1])}, PSS {_mb(first.rss_at_2000[2])}")
+            curve = ", ".join(f"{n}: {_mb(m)}/{_mb(t)}/{_mb(p)}" for n, m, t, p in first.rss_curve)
+            print(f"   by articles served (crawl process RSS / with workers RSS / with workers PSS): {curve}")
             print(f"   archive: {size / 1e6:.1f} MB for {articles} articles = {size / max(articles, 1) / 1024:.1f} KiB "
                   f"per article (database + texts/ + warc/; WARC keeps every fetched page, "
                   f"{size / len(site) / 1024:.1f} KiB per fetched page)")
@@ -460,7 +477,8 @@ def main(argv: list[str] | None = None) -> int:
                 "cpu_main_seconds": round(first.cpu_main_seconds, 1), "summary": first.summary,
                 "peak_rss_main_mb": round(first.peak_main_kib / 1024),
                 "peak_rss_tree_mb": round(first.peak_tree_kib / 1024),
-                "rss_curve_mb": [[n, round(m / 1024), round(t / 1024)] for n, m, t in first.rss_curve],
+                "peak_pss_tree_mb": round(first.peak_tree_pss_kib / 1024),
+                "rss_curve_mb": [[n, *(round(k / 1024) for k in memory)] for n, *memory in first.rss_curve],
                 "rss_at_2000_mb": [round(k / 1024) for k in first.rss_at_2000] if first.rss_at_2000 else None,
                 "articles": articles, "outcomes": outcomes, "archive_bytes": size,
                 "bytes_per_article": round(size / max(articles, 1)),
