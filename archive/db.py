@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import sqlite_utils
+from sqlite_utils.db import NotFoundError, jsonify_if_needed, quote_identifier
 
 from archive.schema import ensure_schema
 from archive.texts import content_hash, render_text_file, text_filename, write_atomically
@@ -179,13 +180,13 @@ class Archive:
         if near:
             row.update(near_duplicate_of=near.article_id, similarity=near.similarity)
         with self.db.atomic():
-            article_id = self.db["articles"].insert(row).last_pk
+            article_id = self._insert("articles", row)
             filename = text_filename(article_id, row["content_hash"])
             write_atomically(self.texts_dir / filename,
                              render_text_file(row.get("title"), row["text"]))
             story_id = self._join_story(article_id, row.get("published"), near)
-            self.db["articles"].update(article_id, {"filename": filename, "story_id": story_id})
-            self.db["minhashes"].insert({"article_id": article_id, "signature": to_blob(minhash)})
+            self._update("articles", article_id, {"filename": filename, "story_id": story_id})
+            self._insert("minhashes", {"article_id": article_id, "signature": to_blob(minhash)})
             index_zone_mentions(self.db, article_id, row)
             if is_http_url(row["url"]):  # imports have no fetchable URL
                 reason = "new article" + (
@@ -199,11 +200,12 @@ class Archive:
     def _join_story(self, article_id: int, published: str | None, near: NearDuplicate | None) -> int:
         """The story this article belongs to; its representative is the earliest-published copy."""
         if near is None:
-            return self.db["stories"].insert({"representative_id": article_id, "first_published": published,
-                                              "articles": 1}).last_pk
-        story = self.db["stories"].get(self.article(near.article_id)["story_id"])
+            return self._insert("stories", {"representative_id": article_id, "first_published": published,
+                                            "articles": 1})
+        story = self._one("select s.* from stories s join articles a on a.story_id = s.id where a.id = ?",
+                          near.article_id)
         earlier = published and (not story["first_published"] or published < story["first_published"])
-        self.db["stories"].update(story["id"], {
+        self._update("stories", story["id"], {
             "articles": story["articles"] + 1,
             **({"representative_id": article_id, "first_published": published} if earlier else {})})
         return story["id"]
@@ -227,15 +229,15 @@ class Archive:
         row = self._row(fields)
         filename = text_filename(article_id, row["content_hash"])
         with self.db.atomic():
-            self.db["versions"].insert({
+            self._insert("versions", {
                 "article_id": article_id, "fetched_at": old["fetched_at"], "replaced_at": row["last_checked"],
                 "content_hash": old["content_hash"], "title": old["title"], "text": old["text"]})
             write_atomically(self.texts_dir / filename,
                              render_text_file(row.get("title"), row["text"]))
-            self.db["articles"].update(article_id, {**row, "filename": filename})
+            self._update("articles", article_id, {**row, "filename": filename})
             minhash = signature(row["text"])
-            self.db["minhashes"].upsert({"article_id": article_id, "signature": to_blob(minhash)},
-                                        pk="article_id")
+            self._insert("minhashes", {"article_id": article_id, "signature": to_blob(minhash)},
+                         "on conflict(article_id) do update set signature = excluded.signature")
             index_zone_mentions(self.db, article_id, row)
             self._mark_seen(row["url"], row.get("outlet"), ARCHIVED, "text changed: new version",
                             article_id, warc=_pointer(row))
@@ -248,7 +250,7 @@ class Archive:
                       warc: WarcPointer | None = None) -> None:
         """A known article fetched again with unchanged text: only the check time moves."""
         with self.db.atomic():
-            self.db["articles"].update(article_id, {"last_checked": utc_now()})
+            self._update("articles", article_id, {"last_checked": utc_now()})
             self._mark_seen(url, outlet, ARCHIVED, "fetched again: text unchanged", article_id,
                             warc=warc)
 
@@ -267,7 +269,7 @@ class Archive:
         if article is None:
             return None
         if not article["gone_at"]:
-            self.db["articles"].update(article["id"], {"gone_at": utc_now()})
+            self._update("articles", article["id"], {"gone_at": utc_now()})
         return article["id"]
 
     def keep_raw(self, page: RawPage) -> WarcPointer:
@@ -280,17 +282,33 @@ class Archive:
 
     def _mark_seen(self, url, outlet, status, reason, article_id=None, http_status=None,
                    warc: WarcPointer | None = None) -> None:
-        key = normalize_url(url)
+        """Insert or update the URL's row, in one statement: a known URL keeps its
+        ``first_seen``, and its WARC pointer when this fetch kept none."""
         now = utc_now()
-        existing = self._one("select * from seen_urls where url_key = ?", key)
-        if warc is None and existing:
-            warc = WarcPointer(existing["warc_file"], existing["warc_offset"])
-        self.db["seen_urls"].upsert({
-            "url_key": key, "url": url, "outlet": outlet, "status": status, "reason": reason,
-            "article_id": article_id, "http_status": http_status,
-            "first_seen": existing["first_seen"] if existing else now, "last_fetched": now,
-            "warc_file": warc.file if warc else None, "warc_offset": warc.offset if warc else None,
-        }, pk="url_key")
+        row = {"url_key": normalize_url(url), "url": url, "outlet": outlet, "status": status,
+               "reason": reason, "article_id": article_id, "http_status": http_status,
+               "first_seen": now, "last_fetched": now}
+        if warc is not None:
+            row.update(warc_file=warc.file, warc_offset=warc.offset)
+        changed = ", ".join(f"{c} = excluded.{c}" for c in row if c not in ("url_key", "first_seen"))
+        self._insert("seen_urls", row, f"on conflict(url_key) do update set {changed}")
+
+    # Plain parameterised SQL: sqlite-utils' insert/update/upsert would introspect the
+    # schema (table and view names, columns) and open a savepoint on every call, which
+    # cost ~50 statements per archived article. Values are adapted as sqlite-utils does.
+
+    def _insert(self, table: str, row: dict, conflict: str = "") -> int:
+        """Insert ``row`` (column -> value) into ``table``; returns the new rowid."""
+        columns = ", ".join(map(quote_identifier, row))
+        sql = f"insert into {table} ({columns}) values ({', '.join('?' * len(row))}) {conflict}"
+        return self.db.execute(sql, [jsonify_if_needed(v) for v in row.values()]).lastrowid
+
+    def _update(self, table: str, row_id: int, values: dict) -> None:
+        """Set ``values`` on row ``row_id`` of ``table``; a missing row is an error."""
+        sets = ", ".join(f"{quote_identifier(c)} = ?" for c in values)
+        params = [*map(jsonify_if_needed, values.values()), row_id]
+        if self.db.execute(f"update {table} set {sets} where id = ?", params).rowcount != 1:
+            raise NotFoundError(f"{table} row {row_id} not found")
 
     def start_run(self, trigger: str, outlets: list[str]) -> int:
         with self.db.atomic():

@@ -8,13 +8,16 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
-_WHITESPACE = re.compile(r"\s+")
 FILENAME_PATTERN = re.compile(r"^\d{3,}_[0-9a-f]{16}\.txt$")
 
 
 def normalize_text(text: str) -> str:
-    """NFC with all whitespace runs collapsed: the form that is hashed."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    """NFC with all whitespace runs collapsed: the form that is hashed.
+
+    ``str.split()`` splits on exactly the characters regex ``\\s`` matches, and is
+    several times faster than a regex substitution on non-ASCII text.
+    """
+    return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 def content_hash(text: str) -> str:

@@ -118,10 +118,16 @@ def index_zone_mentions(db: sqlite_utils.Database, article_id: int, row: dict) -
     db.execute("delete from article_zones where article_id = ?", [article_id])
     found = find_zones(f"{row.get('title') or ''}\n\n{row.get('text') or ''}")
     for zone, mentions in found.items():
-        db.execute("insert or ignore into zones(name, kind) values (?, ?)", [zone.name, zone.kind])
-        zone_id = db.execute("select id from zones where name = ?", [zone.name]).fetchone()[0]
         db.execute("insert into article_zones(article_id, zone_id, mentions) values (?, ?, ?)",
-                   [article_id, zone_id, mentions])
+                   [article_id, _zone_id(db, zone), mentions])
+
+
+def _zone_id(db: sqlite_utils.Database, zone: Zone) -> int:
+    """The zone's id; its row is created on its first mention."""
+    known = db.execute("select id from zones where name = ?", [zone.name]).fetchone()
+    if known:
+        return known[0]
+    return db.execute("insert into zones(name, kind) values (?, ?)", [zone.name, zone.kind]).lastrowid
 
 
 def reindex_zones(db: sqlite_utils.Database) -> int:

@@ -95,3 +95,26 @@ def test_recent_articles_are_revisited_for_edits(tmp_path):
         assert not archive.needs_fetch(fresh_url, revisit_days=0)
         assert not archive.needs_fetch(ARTICLE["url"], revisit_days=2) and old.id
 
+
+
+def test_seen_url_keeps_first_seen_and_warc_pointer_when_fetched_without_one(tmp_path):
+    url = "https://cafef.vn/gia-vang-188260307071033787.chn"
+    with Archive(tmp_path / "archive.db") as archive:
+        archive.record_seen(url, "cafef", "failed", "HTTP 503", http_status=503,
+                            warc=archive_db.WarcPointer("a.warc.gz", 42))
+        first = archive.db["seen_urls"].get(archive_db.normalize_url(url))
+        archive.record_seen(url, "cafef", "not_relevant", "score 0.0")
+        row = archive.db["seen_urls"].get(archive_db.normalize_url(url))
+    assert (row["warc_file"], row["warc_offset"], row["first_seen"]) == ("a.warc.gz", 42, first["first_seen"])
+    assert (row["status"], row["http_status"]) == ("not_relevant", None)
+
+
+def test_touching_a_missing_article_fails_and_writes_nothing(tmp_path):
+    with Archive(tmp_path / "archive.db") as archive:
+        with pytest.raises(archive_db.NotFoundError):
+            archive.touch_article(99, ARTICLE["url"], "vnexpress")
+        assert archive.seen_status(ARTICLE["url"]) is None
+
+
+def test_normalize_text_collapses_every_unicode_whitespace():
+    assert normalize_text("\u2003 Khu\u00a0\u3000công\r\n\tnghiệp\u2028") == "Khu công nghiệp"

@@ -231,3 +231,19 @@ def test_pipeline_keeps_zone_articles_and_records_the_rest():
 def test_pipeline_threshold_setting():
     assert RelevancePipeline(_Session("7.5")).threshold == 7.5
     assert RelevancePipeline(_Session()).threshold == DEFAULT_THRESHOLD
+
+
+def test_folding_maps_every_character_like_the_per_character_rule():
+    from pipelines.relevance import _fold_char, fold
+    text = "".join(map(chr, range(0x10000))) + "\U0001d400\U0002f800"
+    for lower in (True, False):
+        assert fold(text, lower=lower) == "".join(_fold_char(ch, lower) for ch in text)
+
+
+@pytest.mark.parametrize("text,term,count", [
+    ("khu  công \n\n nghiệp", "khu công nghiệp", 1),          # any whitespace run between words
+    ("Khu công nghiệpX và khu công nghiệp", "khu công nghiệp", 1),  # whole phrases only
+    ("ngoài ngoài khu công nghiệp KCN", "KCN", 0),  # blanking one exclusion reveals another
+])
+def test_term_counts_across_whitespace_and_exclusions(text, term, count):
+    assert score_relevance(None, text).terms.get(term, 0) == count
