@@ -14,8 +14,6 @@ from pipelines.extraction.cleanup import text_key, normalize
 from pipelines.extraction.dom import select, tostring
 
 _BLOCKS = ("p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "td", "th", "pre", "dd", "dt")
-_NO_BLOCK_INSIDE = "not(" + " or ".join(f".//{t}" for t in _BLOCKS) + ")"
-_LEAF_XPATH = " | ".join(f".//{t}[{_NO_BLOCK_INSIDE}]" for t in _BLOCKS)  # relative to the scope
 
 
 def body_paragraphs(tree, url: str, body_css: str | None) -> list[str]:
@@ -36,9 +34,25 @@ def body_paragraphs(tree, url: str, body_css: str | None) -> list[str]:
     return _recover_skipped(scope, lines)
 
 
+def _leaf_blocks(scope) -> list:
+    """Blocks inside ``scope`` holding no other block, in document order.
+
+    One walk up from each block marks the elements holding one (an XPath ``not(.//p or ...)``
+    per block searches each subtree again, and costs several times more).
+    """
+    blocks = list(scope.iterdescendants(*_BLOCKS))
+    holders = set()
+    for el in blocks:
+        parent = el.getparent()
+        while parent is not None and parent not in holders:  # above a marked one, all are marked
+            holders.add(parent)
+            parent = parent.getparent()
+    return [el for el in blocks if el not in holders]
+
+
 def _leaf_lines(scope) -> list[tuple[object, str]]:
     out = []
-    for el in scope.xpath(_LEAF_XPATH):
+    for el in _leaf_blocks(scope):
         text = "".join(el.itertext())
         for line in text.split("\n"):
             line = normalize(line)

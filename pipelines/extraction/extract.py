@@ -13,7 +13,7 @@ from pipelines.extraction import metadata
 from pipelines.extraction.article import Article
 from pipelines.extraction.body import body_paragraphs
 from pipelines.extraction.cleanup import text_key, clean_author, clean_paragraphs, normalize
-from pipelines.extraction.dom import decode, drop, parse, prune, select
+from pipelines.extraction.dom import decode, drop, parse, prune, select, text_content
 
 
 def extract_article(html: str | bytes, url: str, rules: ExtractionRules | None = None) -> Article:
@@ -23,14 +23,15 @@ def extract_article(html: str | bytes, url: str, rules: ExtractionRules | None =
     text_key.cache_clear()
     tree = parse(decode(html))
     body_tree = deepcopy(tree)  # pruned below; a copy is cheaper than a second parse
-    title = metadata.title(tree, rules.title)
-    published, updated = metadata.dates(tree, rules.date)
+    headline = metadata.headline_element(tree)
+    title = metadata.title(tree, rules.title, headline)
+    published, updated = metadata.dates(tree, rules.date, headline)
     author = metadata.author(tree, rules.author)
     lead = metadata.lead(tree, rules.lead)
 
     # Sapo-classed blocks are the lead or related items' teasers: never body text.
     for el in select(body_tree, rules.lead) or metadata.sapo_elements(body_tree):
-        if len(el.text_content()) < 1500:
+        if len(text_content(el)) < 1500:
             drop(el)
     lead_el = metadata.lead_element(body_tree, rules.lead)
     if lead_el is not None:

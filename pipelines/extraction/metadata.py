@@ -16,7 +16,7 @@ from lxml import etree
 
 from pipelines.extraction.cleanup import text_key, clean_author, is_signature, normalize
 from pipelines.extraction.dates import has_time, parse_date_line, parse_iso, parse_vietnamese_date, same_day
-from pipelines.extraction.dom import class_names, select, text_of
+from pipelines.extraction.dom import class_names, select, text_content, text_of
 
 # Sapo classes of the outlets seen so far (any element), and tag-qualified ones.
 _LEAD_CLASSES = frozenset({"sapo", "detail-sapo", "sapo_detail", "article__sapo", "content-detail-sapo",
@@ -100,14 +100,11 @@ def _overlap(a: str, b: str) -> float:
     return len(ta & tb) / max(len(ta), len(tb)) if ta and tb else 0.0
 
 
-def title_element(tree, css: str | None):
-    """The printed headline: outlet rule, else the <h1> (or title-classed element) agreeing with og:title.
+def headline_element(tree):
+    """The printed headline: the <h1> (or title-classed element) agreeing with og:title / <title>.
 
     The printed headline wins over og:title, which outlets often shorten or reword for sharing.
     """
-    for el in select(tree, css):
-        if text_of(el):
-            return el
     refs = [_strip_site_suffix(r) for r in (normalize(_meta(tree, "og:title") or ""),
                                              *(normalize(text_of(t)) for t in tree.xpath("//title"))) if r]
     if not refs:
@@ -123,8 +120,9 @@ def title_element(tree, css: str | None):
     return best if best_score >= 0.6 else None
 
 
-def title(tree, css: str | None) -> str | None:
-    el = title_element(tree, css)
+def title(tree, css: str | None, headline) -> str | None:
+    """The outlet rule's element, else ``headline`` (``headline_element``), else og:title / <title>."""
+    el = next((el for el in select(tree, css) if text_of(el)), headline)
     if el is not None:
         return normalize(text_of(el))
     og = normalize(_meta(tree, "og:title") or "")
@@ -132,8 +130,9 @@ def title(tree, css: str | None) -> str | None:
     return _strip_site_suffix(og or doc) or None
 
 
-def dates(tree, css: str | None) -> tuple[str | None, str | None]:
-    """(published, updated). JSON-LD, meta, <time>, then date lines printed on the page."""
+def dates(tree, css: str | None, headline) -> tuple[str | None, str | None]:
+    """(published, updated). JSON-LD, meta, <time>, then date lines printed on the page
+    (the one nearest ``headline``, the ``headline_element``, among several)."""
     published = updated = None
     for el in select(tree, css):
         published = parse_vietnamese_date(text_of(el)) or parse_iso(el.get("datetime") or el.get("content"))
@@ -151,7 +150,7 @@ def dates(tree, css: str | None) -> tuple[str | None, str | None]:
             if published:
                 break
     if not published or not has_time(published):
-        line_date = _visible_date(tree, title_element(tree, None))
+        line_date = _visible_date(tree, headline)
         if line_date and (not published or same_day(published, line_date)):
             published = line_date
     if not published:
@@ -217,7 +216,7 @@ def author(tree, css: str | None) -> str | None:
 
 def _right_aligned_byline(tree) -> str | None:
     """Old layouts sign articles with a right-aligned short line under the text."""
-    for el in tree.xpath("//p|//div"):
+    for el in tree.xpath("//*[self::p or self::div][@align or @style]"):
         style = (el.get("style") or "").replace(" ", "").lower()
         if el.get("align", "").lower() == "right" or "text-align:right" in style:
             txt = normalize(text_of(el))
@@ -245,14 +244,31 @@ def lead_element(tree, css: str | None):
         if len(_lead_text(el)) >= 40:
             return el
     desc = text_key(description(tree) or "")[:60]
-    if len(desc) >= 40:
-        found = [el for el in _lead_candidates(tree) if _opens_with(el, desc)]
+    body = tree.find("body")
+    if len(desc) >= 40 and body is not None and _may_open_a_block(body, desc):
+        found = [el for el in _lead_candidates(body) if _opens_with(el, desc)]
         if found:  # the innermost block, not a wrapper that merely starts with the sapo
             return min(found, key=lambda el: len(text_of(el)))
     return None
 
 
 _UNSURE = 20  # key characters at the end of a head's key that may differ from the whole text's key
+
+
+def _may_open_a_block(body, key: str) -> bool:
+    """False when no block of ``body`` can open with ``key``, found with one search of its text.
+
+    A block's key is its casefolded, NFC-composed text with each run of non-word characters made
+    one space, and agrees with the body's text except at the block's two ends (a combining
+    sequence cut by its edges): so the words of ``key`` but its first and last, in order and
+    separated by non-word runs, are in the body's text whenever some block opens with ``key``.
+    With the sapo dropped, they rarely are, and testing every block (hundreds) costs much more.
+    """
+    inner_words = key.split(" ")[1:-1]
+    if not inner_words:
+        return True
+    text = unicodedata.normalize("NFC", text_content(body)).casefold()
+    return re.search(r"[\W_]+".join(map(re.escape, inner_words)), text) is not None
 
 
 def _opens_with(el, key: str) -> bool:
@@ -262,7 +278,7 @@ def _opens_with(el, key: str) -> bool:
     characters (a combining sequence or a ">>" cut at the boundary), so all but the last
     ``_UNSURE`` characters of a head's key can reject, or accept once they cover ``key``.
     """
-    text = el.text_content()
+    text = text_content(el)
     start = m.start() if (m := _NON_SPACE.search(text)) else len(text)  # leading whitespace has no key
     size = 64
     while start + size < len(text):
@@ -281,10 +297,9 @@ def _lead_key(raw: str) -> str:
     return _key(unicodedata.normalize("NFC", raw).split(">>", 1)[0])
 
 
-def _lead_candidates(tree) -> list:
+def _lead_candidates(body) -> list:
     """``//body//*[self::h2 or self::h3 or self::p or self::div or self::span or self::strong]``."""
-    body = tree.find("body")
-    return [] if body is None else list(body.iter("h2", "h3", "p", "div", "span", "strong"))
+    return list(body.iter("h2", "h3", "p", "div", "span", "strong"))
 
 
 def lead(tree, css: str | None) -> str | None:
@@ -293,7 +308,7 @@ def lead(tree, css: str | None) -> str | None:
 
 
 def _lead_text(el) -> str:
-    return _lead_text_of(el.text_content())
+    return _lead_text_of(text_content(el))
 
 
 def _lead_text_of(raw: str | None) -> str:
