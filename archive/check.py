@@ -12,7 +12,9 @@ What a killed crawl can leave behind, and what ``repair`` does about it:
 * a WARC file ending inside a gzip member (``warc_truncated``): cut back to
   the end of its last complete record, when no row points at or past the cut;
 * a run row left ``running`` (``run_stale``): marked failed, ``interrupted``;
-* a missing or different text file, a missing MinHash row: rebuilt from the row.
+* a missing or different text file, a missing MinHash row: rebuilt from the row;
+* near-duplicate band rows not exactly those of the MinHash rows (``minhash_bands``),
+  e.g. an archive from before them: rebuilt from the MinHash rows.
 
 Repairs take the archive lock (``archive.lock``) so no live crawl is judged dead.
 """
@@ -30,6 +32,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from archive.stories import NearDuplicateIndex, signature
 from archive.texts import (
     content_hash,
     render_text_file,
@@ -106,6 +109,7 @@ def _check_all(db, folder: Path, report: Report, live: bool) -> None:
     named = _check_texts(db, folder / "texts", report)
     _check_warc(db, folder / "warc", report, live)
     _check_minhashes(db, report)
+    _check_minhash_bands(db, report)
     if not live:
         _check_strays(folder, named, report)
         _check_runs(db, report)
@@ -204,7 +208,7 @@ def _check_strays(folder: Path, named: set[str], report: Report) -> None:
             report.add("stray_tmp", f"texts/{file.name}", "temp file of an unfinished write", True)
         elif file.name not in named:
             report.add("orphan_text", f"texts/{file.name}", "no article names this file", True)
-    for file in sorted(folder.glob(".*.tmp")):  # e.g. an unfinished minhash.lsh save
+    for file in sorted(folder.glob(".*.tmp")):  # e.g. an unfinished save of the former minhash.lsh
         report.add("stray_tmp", file.name, "temp file of an unfinished write", True)
 
 
@@ -216,6 +220,12 @@ def _check_minhashes(db, report: Report) -> None:
     for (article_id,) in db.execute(
             "select id from articles where id not in (select article_id from minhashes) order by id"):
         report.add("minhash_missing", f"articles#{article_id}", "no near-duplicate signature", True)
+
+
+def _check_minhash_bands(db, report: Report) -> None:
+    mismatch = NearDuplicateIndex(db).mismatch()
+    if mismatch:
+        report.add("minhash_bands", "minhash_bands", mismatch, True)
 
 
 def _check_runs(db, report: Report) -> None:
@@ -321,7 +331,7 @@ def _repair(path: Path, report: Report) -> None:
 
     fixes = {"text_missing": _rewrite_text, "text_mismatch": _rewrite_text, "orphan_text": _move_orphan,
              "stray_tmp": _delete_temp, "warc_truncated": _cut_warc,
-             "minhash_missing": _add_minhash, "run_stale": _fail_run}
+             "minhash_missing": _add_minhash, "minhash_bands": _rebuild_bands, "run_stale": _fail_run}
     todo = [p for p in report.problems if p.repairable and p.kind in fixes]
     if not todo:
         return
@@ -368,14 +378,12 @@ def _cut_warc(archive, problem: Problem) -> None:
 
 
 def _add_minhash(archive, problem: Problem) -> None:
-    from archive.stories import signature, to_blob
-
     article_id = _row_id(problem)
-    minhash = signature(archive.article(article_id)["text"])
-    with archive.db.atomic():
-        archive.db["minhashes"].insert({"article_id": article_id, "signature": to_blob(minhash)},
-                                       replace=True)
-    archive.near.add(article_id, minhash)  # the LSH cache may already cover this id
+    archive.near.add(article_id, signature(archive.article(article_id)["text"]))  # with its band rows
+
+
+def _rebuild_bands(archive, problem: Problem) -> None:
+    archive.near.rebuild()
 
 
 def _fail_run(archive, problem: Problem) -> None:

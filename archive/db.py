@@ -19,7 +19,7 @@ from sqlite_utils.db import NotFoundError, jsonify_if_needed, quote_identifier
 from archive.schema import ensure_schema
 from archive.texts import content_hash, render_text_file, text_filename, write_atomically
 from archive.stories import DEFAULT_THRESHOLD as DEFAULT_NEAR_THRESHOLD
-from archive.stories import NearDuplicate, NearDuplicateIndex, signature, to_blob
+from archive.stories import NearDuplicate, NearDuplicateIndex, signature
 from archive.warc import RawPage, WarcPointer, WarcStore
 from archive.zones import index_zone_mentions
 from crawler.urls import is_http_url, normalize_url
@@ -81,7 +81,9 @@ class Archive:
         self.db.execute("PRAGMA busy_timeout = 30000")
         self.texts_dir = self.path.parent / "texts"
         self.warc = WarcStore(self.path.parent / "warc")
-        self.near = NearDuplicateIndex(self.db, self.path.parent / "minhash.lsh", near_threshold)
+        self.near = NearDuplicateIndex(self.db, near_threshold)
+        if not readonly:
+            self.near.migrate(self.path.parent)
         self.readonly = readonly
 
     def __enter__(self) -> "Archive":
@@ -91,8 +93,6 @@ class Archive:
         self.close()
 
     def close(self) -> None:
-        if not self.readonly:
-            self.near.save()
         self.db.close()
 
     # --- reads -----------------------------------------------------------
@@ -186,7 +186,7 @@ class Archive:
                              render_text_file(row.get("title"), row["text"]))
             story_id = self._join_story(article_id, row.get("published"), near)
             self._update("articles", article_id, {"filename": filename, "story_id": story_id})
-            self._insert("minhashes", {"article_id": article_id, "signature": to_blob(minhash)})
+            self.near.add(article_id, minhash)
             index_zone_mentions(self.db, article_id, row)
             if is_http_url(row["url"]):  # imports have no fetchable URL
                 reason = "new article" + (
@@ -194,7 +194,6 @@ class Archive:
                     f" grouped in story {story_id}" if near else "")
                 self._mark_seen(row["url"], row.get("outlet"), ARCHIVED, reason, article_id,
                                 warc=_pointer(row))
-        self.near.add(article_id, minhash)
         return StoredArticle(article_id, filename, row["content_hash"], story_id, near)
 
     def _join_story(self, article_id: int, published: str | None, near: NearDuplicate | None) -> int:
@@ -235,13 +234,10 @@ class Archive:
             write_atomically(self.texts_dir / filename,
                              render_text_file(row.get("title"), row["text"]))
             self._update("articles", article_id, {**row, "filename": filename})
-            minhash = signature(row["text"])
-            self._insert("minhashes", {"article_id": article_id, "signature": to_blob(minhash)},
-                         "on conflict(article_id) do update set signature = excluded.signature")
+            self.near.add(article_id, signature(row["text"]))
             index_zone_mentions(self.db, article_id, row)
             self._mark_seen(row["url"], row.get("outlet"), ARCHIVED, "text changed: new version",
                             article_id, warc=_pointer(row))
-        self.near.add(article_id, minhash)
         if old["filename"] and old["filename"] != filename:
             (self.texts_dir / old["filename"]).unlink(missing_ok=True)
         return StoredArticle(article_id, filename, row["content_hash"])

@@ -38,6 +38,11 @@ ARTICLES = {
 
 STORIES = {"id": int, "representative_id": int, "first_published": str, "articles": int}
 MINHASHES = {"article_id": int, "signature": bytes}
+MINHASH_BANDING = {"threshold": float, "bands": int, "band_size": int}  # one row: how the bands were cut
+# The LSH buckets of the near-duplicate index (archive/stories.py). WITHOUT ROWID: the
+# primary key is the lookup index, so each row is stored once.
+MINHASH_BANDS = ("create table if not exists minhash_bands (band integer not null, bucket integer not null,"
+                 " article_id integer not null, primary key (band, bucket, article_id)) without rowid")
 
 SEEN_URLS = {
     "url_key": str, "url": str, "outlet": str, "status": str, "reason": str,
@@ -87,6 +92,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db["outlet_runs"].create_index(["outlet", "run_id"], if_not_exists=True)
     _ensure_table(db, "stories", STORIES, "id")
     _ensure_table(db, "minhashes", MINHASHES, "article_id", foreign_keys=[("article_id", "articles", "id")])
+    _ensure_table(db, "minhash_banding", MINHASH_BANDING, None)
+    db.execute(MINHASH_BANDS)
     db["articles"].create_index(["url_key"], unique=True, if_not_exists=True)
     db["articles"].create_index(["content_hash"], unique=True, if_not_exists=True)
     db["articles"].create_index(["outlet", "published"], if_not_exists=True)

@@ -94,7 +94,7 @@ def edit_text(db):
 def add_orphan_and_tmp(db):
     (db.parent / "texts" / ORPHAN).write_text("Tiêu đề\n\nNội dung\n", encoding="utf-8")
     (db.parent / "texts" / ".tmpk3j_x1.tmp").write_text("Tiêu đề\n\nNội du", encoding="utf-8")
-    (db.parent / ".tmp8w2_qa.tmp").write_bytes(b"\x80\x04")  # an unfinished minhash.lsh save
+    (db.parent / ".tmp8w2_qa.tmp").write_bytes(b"\x80\x04")  # an unfinished save of the former minhash.lsh
 
 
 def cut_warc_tail(db):
@@ -103,7 +103,18 @@ def cut_warc_tail(db):
 
 
 def delete_minhash(db):
+    """Its band rows stay behind: strays until the signature is back."""
     _execute(db, "delete from minhashes where article_id = 2")
+
+
+def delete_bands(db):
+    _execute(db, "delete from minhash_bands where article_id = 3")
+
+
+def drop_bands(db):
+    """An archive from before the band table."""
+    _execute(db, "drop table minhash_bands")
+    _execute(db, "drop table minhash_banding")
 
 
 def leave_running_run(db):
@@ -116,7 +127,9 @@ DAMAGES = [
     (edit_text, {"text_mismatch"}),
     (add_orphan_and_tmp, {"orphan_text", "stray_tmp"}),
     (cut_warc_tail, {"warc_truncated"}),
-    (delete_minhash, {"minhash_missing"}),
+    (delete_minhash, {"minhash_missing", "minhash_bands"}),
+    (delete_bands, {"minhash_bands"}),
+    (drop_bands, {"minhash_bands"}),
     (leave_running_run, {"run_stale"}),
 ]
 
