@@ -6,7 +6,6 @@ file once the current one passes ``max_bytes``.
 """
 from __future__ import annotations
 
-import gzip
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,6 +13,7 @@ from http import HTTPStatus
 from io import BytesIO
 from pathlib import Path
 
+from isal import igzip
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -21,7 +21,9 @@ from warcio.warcwriter import WARCWriter
 from archive.texts import fsync_directory
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
-GZIP_LEVEL = 3
+# ISA-L's deflate (python-isal) at its level 2: about a fifth of the CPU time of zlib at level 3
+# on news pages, for ~4% more bytes; any gzip reader reads it.
+GZIP_LEVEL = 2
 # The body is stored as Scrapy decoded it (decompressed, de-chunked).
 _DROPPED_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
 
@@ -57,9 +59,9 @@ class WarcStore:
         # The length given: warcio would otherwise copy the body into a temporary file first.
         writer.write_record(writer.create_warc_record(page.url, "response", payload=BytesIO(page.body),
                                                       length=len(page.body), http_headers=http_headers))
-        # One gzip member per record, as warcio writes them, but at level 3: a third of
-        # the time of warcio's fixed level 9 on news pages, for about 6% more bytes.
-        member = gzip.compress(buffer.getvalue(), compresslevel=GZIP_LEVEL)
+        # One gzip member per record, as warcio writes them, but with ISA-L (GZIP_LEVEL):
+        # warcio's zlib at level 9 takes ten times as long on news pages.
+        member = igzip.compress(buffer.getvalue(), compresslevel=GZIP_LEVEL)
         with path.open("ab") as handle:
             offset = handle.tell()
             handle.write(member)
