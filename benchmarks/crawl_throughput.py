@@ -309,6 +309,10 @@ class RssSampler(threading.Thread):
         """Peak (main RSS, tree RSS, tree PSS)."""
         return tuple(max((s[k] for s in self.samples), default=0) for k in (2, 3, 4))
 
+    def when(self, articles: int) -> float | None:
+        """Seconds after the start at which ``articles`` article pages had been served, if reached."""
+        return next((t for t, served, *_ in self.samples if served >= articles), None)
+
     def at(self, articles: int) -> tuple[int, int, int] | None:
         """(main RSS, tree RSS, tree PSS) when ``articles`` article pages had been served, if reached."""
         for _, served, *memory in self.samples:
@@ -335,6 +339,8 @@ class CrawlResult:
     rss_at_2000: tuple[int, int, int] | None
     rss_curve: list[tuple[int, int, int, int]]  # (articles served, main RSS, tree RSS, tree PSS), KiB
     articles_served: int
+    first_article_s: float | None  # start-up: process start to the first article page served
+    last_article_s: float | None  # process start to the last article page served
     stderr_tail: str
 
 
@@ -370,7 +376,8 @@ def crawl(mirror: SiteMirror, workdir: Path, overrides: list[str], profile: Path
                        sampler.cpu.get(proc.pid, 0.0), sampler.at(2000),
                        [(n, *sampler.at(n)) for n in (250, 500, 1000, 2000, 4000, 6000, 8000, 10000)
                         if sampler.at(n)],
-                       mirror.article_hits - served,
+                       mirror.article_hits - served, sampler.when(served + 1),
+                       sampler.when(mirror.article_hits),
                        log.read_text(errors="replace")[-3000:])
 
 
@@ -442,6 +449,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="kcn-bench-")) if args.keep is None else args.keep
     workdir.mkdir(parents=True, exist_ok=True)
     try:
+        # Plain trafilatura runs before and after the crawl and counts both: on a shared VM the
+        # machine's speed drifts by tens of percent within minutes.
+        plain_runs = [] if args.no_baseline else [baseline(site)]
         with SiteMirror(site) as mirror:
             serve(mirror)
             first = crawl(mirror, workdir, args.overrides, args.profile)
@@ -459,6 +469,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"   {len(site)} pages in {first.seconds:.1f} s wall = {crawl_rate:.1f} pages/s end to end "
                   f"(CPU {first.cpu_seconds:.0f} s over the crawl's processes, {first.cpu_main_seconds:.0f} s "
                   f"of it in the crawl process = {1000 * first.cpu_seconds / len(site):.0f} ms CPU per page)")
+            if first.first_article_s is not None and first.last_article_s is not None:
+                span = first.last_article_s - first.first_article_s
+                print(f"   phases: {first.first_article_s:.1f} s to the first article page (start-up, robots.txt,"
+                      f" feed), {span:.1f} s serving the article pages ({first.articles_served / span:.1f}/s),"
+                      f" {first.seconds - first.last_article_s:.1f} s from the last one to exit"
+                      f" (sampled every 0.25 s)")
             print(f"   seen_urls: {outcomes}")
             print(f"   peak memory: crawl process RSS {_mb(first.peak_main_kib)}; with its extraction "
                   f"workers RSS {_mb(first.peak_tree_kib)}, PSS {_mb(first.peak_tree_pss_kib)} "
@@ -475,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
                 "seconds": round(first.seconds, 2), "pages_per_s": round(crawl_rate, 2),
                 "cpu_seconds": round(first.cpu_seconds, 1),
                 "cpu_main_seconds": round(first.cpu_main_seconds, 1), "summary": first.summary,
+                "first_article_s": first.first_article_s, "last_article_s": first.last_article_s,
                 "peak_rss_main_mb": round(first.peak_main_kib / 1024),
                 "peak_rss_tree_mb": round(first.peak_tree_kib / 1024),
                 "peak_pss_tree_mb": round(first.peak_tree_pss_kib / 1024),
@@ -498,11 +515,14 @@ def main(argv: list[str] | None = None) -> int:
                                       "summary": second.summary}
 
         if not args.no_baseline:
-            n, seconds = baseline(site)
+            plain_runs.append(baseline(site))
+            n, seconds = sum(p for p, _ in plain_runs), sum(s for _, s in plain_runs)
             plain_rate = n / seconds
-            print(f"\n2. plain trafilatura.extract(html, url=url), one process: {n} pages in {seconds:.1f} s "
-                  f"= {plain_rate:.1f} pages/s")
-            figures["trafilatura"] = {"pages": n, "seconds": round(seconds, 2), "pages_per_s": round(plain_rate, 2)}
+            each = " and ".join(f"{p / s:.1f}" for p, s in plain_runs)
+            print(f"\n2. plain trafilatura.extract(html, url=url), one process, before and after the crawl: "
+                  f"{each} pages/s = {plain_rate:.1f} pages/s over both ({n} pages in {seconds:.1f} s)")
+            figures["trafilatura"] = {"pages": n, "seconds": round(seconds, 2), "pages_per_s": round(plain_rate, 2),
+                                      "runs_pages_per_s": [round(p / s, 2) for p, s in plain_runs]}
             if args.ours_sample:
                 k, ours = baseline(site, args.ours_sample, ours=True)
                 print(f"   for reference, the project's extract_article, one process: {k} pages in {ours:.1f} s "
