@@ -62,6 +62,9 @@ KCN_TRIGGER = "manual"
 KCN_MAX_ARTICLES = 0
 # Extraction worker processes (None: one per core; 0: extract inline in the crawl process).
 KCN_EXTRACT_WORKERS = None
+# Pages extracted by one pool of workers before fresh workers take over (0: never):
+# keeps the workers' memory flat over long crawls.
+KCN_EXTRACT_PAGES_PER_POOL = 2000
 # Daily crawls re-fetch archived articles published in the last N days, to catch edits.
 KCN_REVISIT_DAYS = 2
 # A backfill (kcn crawl --since) follows a listing's paging at most this far.

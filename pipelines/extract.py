@@ -8,6 +8,13 @@ only picklable data crosses the boundary: the raw page (bytes and headers; the
 worker decodes it) and the outlet's ``ExtractionRules`` go out, an ``Article``
 comes back. The raw page leaves the item once extracted.
 
+Every ``KCN_EXTRACT_PAGES_PER_POOL`` pages the pool is replaced by a fresh one
+(the old workers finish the pages they hold and exit first): what the parser and
+trafilatura keep between pages (its caches, a fragmented heap) grows in steps
+over thousands of pages, and goes with them, so memory stays flat however long
+the crawl. (``max_tasks_per_child`` would do this per worker, but deadlocks
+ProcessPoolExecutor on Python 3.11-3.13, CPython gh-115634.)
+
 A page whose extraction raises is recorded as failed, as before. A worker that
 dies (segfault, OOM kill) breaks the pool: the pool is replaced and each page
 that was in flight is tried once more, alone in a process of its own; a page
@@ -54,7 +61,12 @@ class ExtractPipeline(SessionPipeline):
         # The pool is awaited through asyncio: Scrapy's default reactor; otherwise extract inline.
         workers = extract_workers(self.settings.get("KCN_EXTRACT_WORKERS"))
         self.workers = workers if is_asyncio_available() else 0
+        self.pages_per_pool = self.settings.getint("KCN_EXTRACT_PAGES_PER_POOL")
+        if self.pages_per_pool < 0:
+            raise ValueError(f"KCN_EXTRACT_PAGES_PER_POOL must be >= 0, got {self.pages_per_pool}")
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_pages = 0  # pages submitted to the current pool
+        self._retiring: asyncio.Future | None = None  # the previous pool's shutdown, while it lasts
 
     # --- the worker pool ---------------------------------------------------
 
@@ -64,13 +76,27 @@ class ExtractPipeline(SessionPipeline):
         # in milliseconds; spawn where there is no forkserver.
         if "forkserver" not in multiprocessing.get_all_start_methods():
             return multiprocessing.get_context("spawn")
+        # "__main__" (the kcn script; skipped under ``python -m``) too: each worker imports it
+        # otherwise, into memory of its own.
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["pipelines.extraction"])
+        context.set_forkserver_preload(["__main__", "pipelines.extraction.preload"])
         return context
 
-    def _get_pool(self) -> ProcessPoolExecutor:
+    async def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is not None and self.pages_per_pool and self._pool_pages >= self.pages_per_pool:
+            logger.info("%d pages extracted by this pool of workers: fresh workers take over"
+                        " (KCN_EXTRACT_PAGES_PER_POOL)", self._pool_pages)
+            retired, self._pool = self._pool, None
+            # Its workers finish the pages they hold and exit before fresh ones start, so the
+            # two sets are never in memory together; pages arriving meanwhile wait here.
+            self._retiring = asyncio.ensure_future(asyncio.to_thread(retired.shutdown, wait=True))
+        if self._retiring is not None:
+            await asyncio.shield(self._retiring)
+            self._retiring = None
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=self._context(), initializer=_warm_up)
+            self._pool_pages = 0
+        self._pool_pages += 1
         return self._pool
 
     def _replace_pool(self, broken: ProcessPoolExecutor) -> None:
@@ -85,7 +111,7 @@ class ExtractPipeline(SessionPipeline):
             self._pool = None
 
     async def _extract_in_pool(self, raw: RawPage, rules) -> Article:
-        pool = self._get_pool()
+        pool = await self._get_pool()
         try:
             return await asyncio.wrap_future(pool.submit(extract_page, raw, rules))
         except BrokenProcessPool:

@@ -91,3 +91,17 @@ def test_second_crawl_adds_nothing_and_fetches_no_article_again(first_crawl, mir
     assert any(r.url.endswith("/kinh-doanh") for r in mirror.requests)  # listings were read
     assert _rows(db, "select id, content_hash from articles order by id") == before
     assert "0 new" in again.stdout
+
+
+def test_fresh_extraction_workers_lose_no_page(mirror, kcn, tmp_path):
+    """Replacing the worker pool after every page (KCN_EXTRACT_PAGES_PER_POOL=1) archives
+    exactly what one pool does: the pages a retiring pool holds are finished, not dropped."""
+    served = serve_site(mirror)
+    result = kcn("crawl", *OUTLET_ARGS, *FAST, "-s", "KCN_EXTRACT_PAGES_PER_POOL=1", mirror=mirror)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "fresh workers take over" in result.stderr
+    db = tmp_path / "data" / "archive.db"
+    run = _rows(db, "select * from crawl_runs")[-1]
+    assert (run["status"], run["new"], run["duplicate"], run["not_relevant"], run["failed"]) == ("ok", 3, 1, 4, 0)
+    titles = sorted(r["title"] for r in _rows(db, "select title from articles"))
+    assert titles == sorted({a.title for a in served if a.about_zones})  # a syndicated copy shares a title
