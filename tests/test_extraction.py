@@ -4,6 +4,8 @@ The floors are the lead's targets: a regression on any page fails here.
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from statistics import mean
 
@@ -148,3 +150,17 @@ def test_outlet_rules_are_used_and_bad_selectors_tolerated():
     article = extract_article(page, "https://baox.vn/a", rules)
     assert article.lead.startswith("Sapo của bài viết")
     assert not any("Dự án dự kiến" in p for p in article.paragraphs)
+
+
+def test_worker_preload_builds_the_stoplist_trafilatura_would_build_per_worker():
+    """The forkserver's preload (pipelines/extraction/preload.py) leaves justext's all-language
+    stoplist built and cached in the form trafilatura's justext rescue asks for, so the
+    workers share it instead of each building ~30 MB of its own."""
+    code = ("import pipelines.extraction.preload\n"
+            "from justext.core import define_stoplist\n"
+            "from trafilatura import external\n"
+            "hits = define_stoplist.cache_info().hits\n"
+            "define_stoplist(external.JT_STOPLIST)\n"
+            "print(len(external.JT_STOPLIST) > 10000, define_stoplist.cache_info().hits == hits + 1)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["True", "True"]
