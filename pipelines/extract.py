@@ -9,10 +9,10 @@ worker decodes it) and the outlet's ``ExtractionRules`` go out, an ``Article``
 comes back. The raw page leaves the item once extracted.
 
 Every ``KCN_EXTRACT_PAGES_PER_POOL`` pages the pool is replaced by a fresh one
-(the old workers finish the pages they hold and exit first): what the parser and
-trafilatura keep between pages (its caches, a fragmented heap) grows in steps
-over thousands of pages, and goes with them, so memory stays flat however long
-the crawl. (``max_tasks_per_child`` would do this per worker, but deadlocks
+(the old workers finish the pages they hold and exit first): what a worker keeps
+between pages (trafilatura's and htmldate's caches filling up to their caps, a
+fragmented heap) goes with them, so a long crawl's memory is bounded by what
+one pool's pages can add. (``max_tasks_per_child`` would do this per worker, but deadlocks
 ProcessPoolExecutor on Python 3.11-3.13, CPython gh-115634.)
 
 A page whose extraction raises is recorded as failed, as before. A worker that
