@@ -66,7 +66,8 @@ def time_rounds(run, pages, rounds: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-n", "--rounds", type=int, default=5)
+    parser.add_argument("-n", "--rounds", type=int, default=5,
+                        help="rounds over all pages per extractor (default 5)")
     parser.add_argument("--profile", help="also write a cProfile of extract_article (all rounds) here")
     args = parser.parse_args()
     pages = load_pages()

@@ -105,8 +105,10 @@ def measure(size: int, checks: int, paragraphs: list[str], directory: Path) -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--checks", type=int, default=500)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000],
+                        help="archive sizes in articles (default 10000 100000)")
+    parser.add_argument("--checks", type=int, default=500,
+                        help="new articles checked at each size (default 500)")
     args = parser.parse_args()
     paragraphs = real_paragraphs()
     with tempfile.TemporaryDirectory() as tmp:

@@ -113,9 +113,12 @@ VARIANTS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--articles", type=int, default=100_000)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/kcn-bench"))
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--articles", type=int, default=100_000,
+                        help="archive size in articles (default 100,000)")
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/kcn-bench"),
+                        help="where the built archive is kept and reused across runs (default /tmp/kcn-bench)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="times each query is asked per variant (default 5)")
     args = parser.parse_args()
     db = args.dir / f"archive-{args.articles}.db"
     if not db.exists():
