@@ -71,6 +71,9 @@ KCN_REVISIT_DAYS = 2
 KCN_BACKFILL_MAX_PAGES = 500
 # Minimum relevance score for an article to be archived.
 KCN_RELEVANCE_THRESHOLD = None  # None: the scorer's default
+# Skip extracting a page with no industrial-zone term anywhere on it (it cannot score); it is
+# recorded as not relevant. Off: every page is extracted and scored (e.g. to study the filter).
+KCN_ZONE_GATE = True
 # Estimated Jaccard similarity (word 4-shingles) from which two articles are one story.
 KCN_NEAR_DUP_THRESHOLD = 0.8
 

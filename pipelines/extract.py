@@ -32,12 +32,26 @@ from concurrent.futures.process import BrokenProcessPool
 from scrapy.exceptions import DropItem
 from scrapy.utils.asyncio import is_asyncio_available
 
-from archive.db import FAILED
-from pipelines.base import SessionPipeline
+from archive.db import FAILED, NOT_RELEVANT
 from archive.warc import RawPage
-from pipelines.extraction import Article, extract_page
+from pipelines.base import SessionPipeline
+from pipelines.extraction import Article, decoded_html, extract_page
+from pipelines.extraction.dom import page_texts, parse
+from pipelines.extraction.extract import extract_tree
+from pipelines.relevance import may_be_relevant, relevance_threshold
 
 logger = logging.getLogger(__name__)
+NO_ZONE_TERM = "no industrial-zone term anywhere on the page (not extracted)"
+
+
+def extract_zone_page(raw: RawPage, rules=None) -> Article | None:
+    """``extract_page``, or None without extracting when no zone term is anywhere on the
+    page (``may_be_relevant``): it could not reach any positive relevance threshold, and
+    most fetched articles are such pages. Parsing is the cheap part; this skips the rest."""
+    tree = parse(decoded_html(raw))
+    if not may_be_relevant(page_texts(tree)):
+        return None
+    return extract_tree(tree, raw.url, rules)
 
 
 def _warm_up() -> None:
@@ -66,6 +80,8 @@ class ExtractPipeline(SessionPipeline):
             raise ValueError(f"KCN_EXTRACT_PAGES_PER_POOL must be >= 0, got {self.pages_per_pool}")
         self._pool: ProcessPoolExecutor | None = None
         self._pool_pages = 0  # pages submitted to the current pool
+        # Pages with no zone term are not extracted, unless every page is to be kept.
+        self.zone_gate = self.settings.getbool("KCN_ZONE_GATE") and relevance_threshold(self.settings) > 0
         self._retiring: asyncio.Future | None = None  # the previous pool's shutdown, while it lasts
 
     # --- the worker pool ---------------------------------------------------
@@ -79,7 +95,7 @@ class ExtractPipeline(SessionPipeline):
         # "__main__" (the kcn script; skipped under ``python -m``) too: each worker imports it
         # otherwise, into memory of its own.
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["__main__", "pipelines.extraction.preload"])
+        context.set_forkserver_preload(["__main__", "pipelines.worker_preload"])
         return context
 
     async def _get_pool(self) -> ProcessPoolExecutor:
@@ -110,17 +126,17 @@ class ExtractPipeline(SessionPipeline):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    async def _extract_in_pool(self, raw: RawPage, rules) -> Article:
+    async def _extract_in_pool(self, task, raw: RawPage, rules) -> Article | None:
         pool = await self._get_pool()
         try:
-            return await asyncio.wrap_future(pool.submit(extract_page, raw, rules))
+            return await asyncio.wrap_future(pool.submit(task, raw, rules))
         except BrokenProcessPool:
             self._replace_pool(pool)
         # A worker died with this page in flight: this page or another one killed it.
         # Try this page again in a process of its own, so only the culprit fails.
         solo = ProcessPoolExecutor(1, mp_context=self._context(), initializer=_warm_up)
         try:
-            return await asyncio.wrap_future(solo.submit(extract_page, raw, rules))
+            return await asyncio.wrap_future(solo.submit(task, raw, rules))
         finally:
             solo.shutdown(wait=False)
 
@@ -128,11 +144,13 @@ class ExtractPipeline(SessionPipeline):
 
     async def process_item(self, item: dict) -> dict:
         rules, raw = self.rules_for(item["outlet"]), item.pop("raw")
+        # A forced re-crawl is kept whatever its relevance: extracted whatever it holds.
+        task = extract_zone_page if self.zone_gate and not item.get("forced") else extract_page
         try:
             if self.workers:
-                article = await self._extract_in_pool(raw, rules)
+                article = await self._extract_in_pool(task, raw, rules)
             else:
-                article = extract_page(raw, rules)
+                article = task(raw, rules)
         except BrokenProcessPool as exc:
             self.session.item_outcome(item, FAILED, "extraction error: the extraction worker died",
                                       cause="extraction_error")
@@ -140,6 +158,9 @@ class ExtractPipeline(SessionPipeline):
         except Exception as exc:  # a parser crash on one page must not stop the crawl
             self.session.item_outcome(item, FAILED, f"extraction error: {exc!r}", cause="extraction_error")
             raise DropItem(f"extraction error on {item['url']}", log_level="WARNING") from exc
+        if article is None:
+            self.session.item_outcome(item, NOT_RELEVANT, NO_ZONE_TERM)
+            raise DropItem(f"not relevant: {item['url']}")
         if not article.text.strip():
             self.session.item_outcome(item, FAILED, "no article text found on the page", cause="no_text")
             raise DropItem(f"no article text on {item['url']}", log_level="WARNING")

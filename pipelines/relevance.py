@@ -24,8 +24,9 @@ import re
 import sys
 import tomllib
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -157,6 +158,9 @@ class Vocabulary:
     named: re.Pattern
     scoring: dict = field(default_factory=dict)
     named_cfg: dict = field(default_factory=dict)
+    # Every zone term and named-zone head, folded and lowercased: without one of them
+    # somewhere in a text, nothing in it can score (``may_be_relevant``).
+    scoring_words: tuple[str, ...] = ()
 
 
 def _named_pattern(heads: list[str], connectors: list[str]) -> re.Pattern:
@@ -177,7 +181,9 @@ def load_vocabulary(path: Path = TERMS_FILE) -> Vocabulary:
     zone = [_phrase(t["term"], t["weight"]) for t in data.get("phrase", [])]
     zone += [_abbrev(t["term"], t["weight"]) for t in data.get("abbrev", [])]
     named = data.get("named", {})
+    scoring_words = {squeeze(fold(word)) for word in [t.term for t in zone] + named.get("heads", [])}
     return Vocabulary(
+        scoring_words=tuple(sorted(scoring_words)),
         zone=tuple(zone),
         support=tuple(_phrase(t["term"], t["weight"]) for t in data.get("support", [])),
         negative=tuple(_phrase(t["term"], t["weight"]) for t in data.get("negative", [])),
@@ -323,6 +329,43 @@ def _incidents(title: _Text, lead: _Text, vocab: Vocabulary, terms: dict, reason
     return -loss
 
 
+@cache
+def _invisible() -> re.Pattern:
+    """The characters trafilatura drops from the text it extracts (neither printable nor
+    whitespace: zero-width spaces, soft hyphens, controls...): their removal can join the
+    words of a zone term, so ``may_be_relevant`` drops them too. Built once, from every
+    code point (~0.2 s; the extraction workers get it built from their forkserver)."""
+    spans: list[list[int]] = []
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if not (char.isprintable() or char.isspace()):
+            if spans and spans[-1][1] == code - 1:
+                spans[-1][1] = code
+            else:
+                spans.append([code, code])
+    return re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in spans) + "]")
+
+
+def may_be_relevant(texts: Iterable[str], vocabulary: Vocabulary | None = None) -> bool:
+    """False when no text holds a zone term or a named-zone head (``Vocabulary.scoring_words``)
+    in any case, accent or spacing form: an article whose title and text are made of these
+    texts then scores 0, since zone terms and zone names are what scores (support words count
+    only beside a zone term, incidents only subtract). A test on the whole page, before
+    extracting it: most fetched articles are not about the zones."""
+    vocab = vocabulary or load_vocabulary()
+    for text in texts:
+        words = squeeze(fold(_invisible().sub("", nfc(text))))
+        if any(word in words for word in vocab.scoring_words):
+            return True
+    return False
+
+
+def relevance_threshold(settings) -> float:
+    """The ``KCN_RELEVANCE_THRESHOLD`` setting, or the scorer's default."""
+    configured = settings.get("KCN_RELEVANCE_THRESHOLD")
+    return DEFAULT_THRESHOLD if configured in (None, "") else float(configured)
+
+
 def score_relevance(title: str | None, text: str, *, threshold: float = DEFAULT_THRESHOLD,
                     vocabulary: Vocabulary | None = None) -> Relevance:
     """Score one article (title + body text); relevant when score >= threshold."""
@@ -352,8 +395,7 @@ class RelevancePipeline(SessionPipeline):
 
     def __init__(self, session) -> None:
         super().__init__(session)
-        configured = self.settings.get("KCN_RELEVANCE_THRESHOLD")
-        self.threshold = DEFAULT_THRESHOLD if configured in (None, "") else float(configured)
+        self.threshold = relevance_threshold(self.settings)
 
     def process_item(self, item: dict) -> dict:
         article = item["article"]

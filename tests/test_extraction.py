@@ -153,10 +153,10 @@ def test_outlet_rules_are_used_and_bad_selectors_tolerated():
 
 
 def test_worker_preload_builds_the_stoplist_trafilatura_would_build_per_worker():
-    """The forkserver's preload (pipelines/extraction/preload.py) leaves justext's all-language
+    """The forkserver's preload (pipelines/worker_preload.py) leaves justext's all-language
     stoplist built and cached in the form trafilatura's justext rescue asks for, so the
     workers share it instead of each building ~30 MB of its own."""
-    code = ("import pipelines.extraction.preload\n"
+    code = ("import pipelines.worker_preload\n"
             "from justext.core import define_stoplist\n"
             "from trafilatura import external\n"
             "hits = define_stoplist.cache_info().hits\n"

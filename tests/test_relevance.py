@@ -12,8 +12,11 @@ import pytest
 
 from pipelines.evaluate_relevance import (baseline_relevant, evaluate, load_samples, main,
                                           misclassified, ours_relevant)
+from pipelines.evaluate import _rules_for
+from pipelines.extraction import extract_article
+from pipelines.extraction.dom import page_texts, parse
 from pipelines.relevance import (DEFAULT_THRESHOLD, TERMS_FILE, RelevancePipeline,
-                                 load_vocabulary, score_relevance)
+                                 load_vocabulary, may_be_relevant, score_relevance)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "relevance"
 LABELLED = FIXTURES / "labelled.jsonl"
@@ -247,3 +250,55 @@ def test_folding_maps_every_character_like_the_per_character_rule():
 ])
 def test_term_counts_across_whitespace_and_exclusions(text, term, count):
     assert score_relevance(None, text).terms.get(term, 0) == count
+
+
+# --- the zone gate: pages not worth extracting ------------------------------------------------
+
+PAGES = Path(__file__).parent / "fixtures"
+
+
+def _gate(html: str) -> bool:
+    return may_be_relevant(page_texts(parse(html)))
+
+
+def _page_url(page: Path) -> str:
+    for gold in (PAGES / "gold" / f"{page.stem}.json", page.with_suffix(".json")):
+        if gold.exists():
+            return json.loads(gold.read_text(encoding="utf-8")).get("url") or "https://example.invalid/"
+    return "https://example.invalid/"
+
+
+@pytest.mark.parametrize("page", sorted((PAGES / "pages").glob("*.html")) + sorted((PAGES / "composed").glob("*.html")),
+                         ids=lambda p: p.stem)
+def test_gate_never_skips_a_page_whose_article_scores(page):
+    """Every captured and composed page: the gate (run on the raw page, before extraction)
+    stops only pages whose extracted article scores 0."""
+    html, url = page.read_text(encoding="utf-8"), _page_url(page)
+    article = extract_article(html, url, _rules_for(url))
+    relevance = score_relevance(article.title, article.text)
+    assert _gate(html) or relevance.score == 0, relevance.reasons
+
+
+def test_gate_skips_pages_without_zone_terms_and_keeps_zone_articles():
+    pages = sorted((PAGES / "pages").glob("*_20??_*.html"))
+    skipped = [p.name for p in pages if not _gate(p.read_text(encoding="utf-8"))]
+    assert len(skipped) >= 5, skipped  # most captured non-zone articles hold no zone term at all
+    assert all(_gate(p.read_text(encoding="utf-8")) for p in (PAGES / "composed").glob("*.html"))
+
+
+@pytest.mark.parametrize("body", [
+    "<p><span class='dropcap'>K</span>hu công nghiệp Thăng Long mở rộng</p>",  # a word split by a tag
+    "<p>Khu\n</p><p>công nghiệp mới</p>",  # a phrase across blocks
+    "<p>khu c&ocirc;ng nghi&#7879;p</p>",  # entities
+    "<p>khu \u200bcông nghiệp</p>",  # a zero-width space trafilatura drops
+    "<p>" + unicodedata.normalize("NFD", "Khu công nghiệp") + "</p>",  # decomposed accents
+    "<p>Vốn FDI vào KCN tăng</p>",  # an abbreviation
+    "<p>Doanh nghiệp</p><meta property='og:title' content='Khu kinh tế Vân Đồn'>",  # only in og:title
+])
+def test_gate_finds_zone_terms_however_the_page_writes_them(body):
+    assert _gate(f"<html><head><title>Tin</title></head><body>{body}</body></html>")
+
+
+def test_gate_ignores_scripts_and_pages_without_zone_terms():
+    assert not _gate("<html><body><script>var menu = 'Khu công nghiệp';</script><p>Giá vàng hôm nay</p></body></html>")
+    assert not _gate("<html><body><p>Công nghiệp văn hóa và khu đô thị mới</p></body></html>")

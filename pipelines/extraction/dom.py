@@ -79,6 +79,18 @@ def text_content(el) -> str:
     return el.text_content() if len(el) else el.text or ""
 
 
+# Text nodes (and tails) outside scripts and styles: what an article's title and text are made of.
+_PAGE_TEXT = etree.XPath("//text()[not(parent::script or parent::style)]", smart_strings=False)
+
+
+def page_texts(tree) -> tuple[str, str, str]:
+    """Every text a title, lead or body taken from this page can be made of: its text nodes run
+    together (words split by inline tags, "<b>K</b>CN") and apart (blocks), and the <meta>
+    contents (og:title, description)."""
+    nodes = _PAGE_TEXT(tree)
+    return "".join(nodes), " ".join(nodes), " ".join(m.get("content") or "" for m in tree.iter("meta"))
+
+
 def text_of(el) -> str:
     return " ".join(text_content(el).split())
 

@@ -18,10 +18,14 @@ from pipelines.extraction.dom import decode, drop, parse, prune, select, text_co
 
 def extract_article(html: str | bytes, url: str, rules: ExtractionRules | None = None) -> Article:
     """Extract clean text and metadata from one article page (pure: no I/O)."""
+    return extract_tree(parse(decode(html)), url, rules)
+
+
+def extract_tree(tree, url: str, rules: ExtractionRules | None = None) -> Article:
+    """``extract_article`` of a page already parsed (``dom.parse``); ``tree`` is left as it was."""
     rules = rules or ExtractionRules()
     normalize.cache_clear()  # the text memos hold one page's strings: no growth across pages
     text_key.cache_clear()
-    tree = parse(decode(html))
     body_tree = deepcopy(tree)  # pruned below; a copy is cheaper than a second parse
     headline = metadata.headline_element(tree)
     title = metadata.title(tree, rules.title, headline)
@@ -71,4 +75,4 @@ def _drop_lead_and_byline(paragraphs: list[str], lead: str | None, author: str |
     return out
 
 
-__all__ = ["extract_article"]
+__all__ = ["extract_article", "extract_tree"]
