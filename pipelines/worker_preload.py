@@ -1,7 +1,7 @@
 """What the extraction workers' forkserver loads once, for every worker to share.
 
-The extraction stage's modules (``pipelines.extract``, which the workers run), the zone
-gate's tables, and trafilatura's justext stoplist: trafilatura builds it
+The extraction stage's modules (``pipelines.extract``, which the workers run), and
+trafilatura's justext stoplist: trafilatura builds it
 lazily (every language's stopwords, ~30 MB with justext's lower-cased copy) on the
 first page that needs its justext rescue, so each worker would build one of its own,
 and again after each pool replacement. Built here, before the workers fork, it is
@@ -14,8 +14,6 @@ from justext.core import define_stoplist
 from trafilatura import external
 
 import pipelines.extract  # noqa: F401  (the workers' tasks, the extractor under them)
-from pipelines.relevance import may_be_relevant
 
 define_stoplist(external.JT_STOPLIST or external.jt_stoplist_init())  # the form try_justext asks for
-may_be_relevant([""])  # builds its table of invisible characters (~0.2 s) once for all workers
 gc.freeze()

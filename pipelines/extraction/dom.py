@@ -7,6 +7,7 @@ tables, centred caption lines), so they are removed from the tree first.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 
 from lxml import etree, html as lxml_html
@@ -83,12 +84,14 @@ def text_content(el) -> str:
 _PAGE_TEXT = etree.XPath("//text()[not(parent::script or parent::style)]", smart_strings=False)
 
 
-def page_texts(tree) -> tuple[str, str, str]:
+def page_texts(tree) -> Iterator[str]:
     """Every text a title, lead or body taken from this page can be made of: its text nodes run
     together (words split by inline tags, "<b>K</b>CN") and apart (blocks), and the <meta>
-    contents (og:title, description)."""
+    contents (og:title, description). Made one by one: a reader may stop at the first."""
     nodes = _PAGE_TEXT(tree)
-    return "".join(nodes), " ".join(nodes), " ".join(m.get("content") or "" for m in tree.iter("meta"))
+    yield "".join(nodes)
+    yield " ".join(nodes)
+    yield " ".join(m.get("content") or "" for m in tree.iter("meta"))
 
 
 def text_of(el) -> str:
