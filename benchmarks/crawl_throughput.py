@@ -141,7 +141,7 @@ class Spec:
 class Site:
     """N distinct article pages in real layouts, each built by a few string replacements."""
 
-    def __init__(self, n: int, seed: int = 2026) -> None:
+    def __init__(self, n: int, seed: int = 2026, not_relevant_share: float = NOT_RELEVANT_SHARE) -> None:
         self.layouts = [_layout(name) for name in LAYOUTS]
         labelled = [json.loads(line) for line in
                     (FIXTURES / "relevance" / "labelled.jsonl").read_text(encoding="utf-8").splitlines()
@@ -156,7 +156,7 @@ class Site:
         self.specs: list[Spec] = []
         texts: set[tuple] = set()
         for i in range(n):
-            about_zones = rng.random() >= NOT_RELEVANT_SHARE
+            about_zones = rng.random() >= not_relevant_share
             stories, pool = (zone_stories, self.zone_pool) if about_zones else (other_stories, self.other_pool)
             title, lead = rng.choice(stories)
             while True:  # distinct text (lead + body) for every page: no page is a duplicate
@@ -419,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
                     "trafilatura on the same pages; report peak RSS, archive bytes per article and "
                     "what a second (incremental) crawl fetches.")
     parser.add_argument("--pages", type=int, default=2000, help="number of article pages (default 2000)")
+    parser.add_argument("--not-relevant", type=float, default=NOT_RELEVANT_SHARE, metavar="SHARE",
+                        help=f"share of pages not about the zones (default {NOT_RELEVANT_SHARE}; a general "
+                             "outlet's feed is mostly such pages, e.g. 0.9)")
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip the single-process trafilatura run (e.g. for a --pages 10000 memory check)")
     parser.add_argument("--ours-sample", type=int, default=200, metavar="K",
@@ -436,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cores = os.cpu_count()
     t = time.perf_counter()
-    site = Site(args.pages)
+    site = Site(args.pages, not_relevant_share=args.not_relevant)
     relevant = sum(s.about_zones for s in site.specs)
     print(f"machine: {cores} cores; load average {os.getloadavg()[0]:.2f} before the run")
     print(f"site: {len(site)} distinct article pages ({relevant} built from zone texts, "
