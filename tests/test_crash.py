@@ -3,6 +3,7 @@ at several points; the archive must stay consistent and the next crawl must
 finish the work, every article archived exactly once."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -103,16 +104,35 @@ def crawl_and_kill(mirror, db: Path, new_texts: int, log: Path) -> None:
                 break
             time.sleep(0.01)
     finally:
-        _kill_group(proc)
+        _kill_group(proc, db)
     assert proc.returncode == -signal.SIGKILL, f"ended before the kill point:\n{log.read_text()[-3000:]}"
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: subprocess.Popen, db: Path) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     proc.wait(timeout=60)
+    _wait_until_lock_free(db)
+
+
+def _wait_until_lock_free(db: Path, timeout: float = 30) -> None:
+    """The crawl's own children (forkserver, workers) are killed too but not reaped here: one
+    caught between fork and exec holds a copy of the lock until it is gone. The lock must
+    come free, soon."""
+    lock = db.with_name(db.name + ".lock")
+    deadline = time.monotonic() + timeout
+    while lock.exists():
+        fd = os.open(lock, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            assert time.monotonic() < deadline, "the killed crawl's lock is still held"
+            time.sleep(0.01)
+        finally:
+            os.close(fd)
 
 
 def crawl(mirror, db: Path, log: Path) -> subprocess.CompletedProcess:
