@@ -71,9 +71,11 @@ KCN_REVISIT_DAYS = 2
 KCN_BACKFILL_MAX_PAGES = 500
 # Minimum relevance score for an article to be archived.
 KCN_RELEVANCE_THRESHOLD = None  # None: the scorer's default
-# Skip extracting a page with no industrial-zone term anywhere on it (it cannot score); it is
-# recorded as not relevant. Off: every page is extracted and scored (e.g. to study the filter).
-KCN_ZONE_GATE = True
+# True: a page with no industrial-zone term anywhere on it is recorded as not relevant without
+# being extracted (it cannot score): most of a general outlet's feed, ~40% less CPU there. Off by
+# default, because such a page is then never known to have come out empty: a soft error page or a
+# broken layout counts as "not relevant" (not retried, not flagged by health) instead of failed.
+KCN_ZONE_GATE = False
 # Estimated Jaccard similarity (word 4-shingles) from which two articles are one story.
 KCN_NEAR_DUP_THRESHOLD = 0.8
 

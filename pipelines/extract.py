@@ -80,7 +80,7 @@ class ExtractPipeline(SessionPipeline):
             raise ValueError(f"KCN_EXTRACT_PAGES_PER_POOL must be >= 0, got {self.pages_per_pool}")
         self._pool: ProcessPoolExecutor | None = None
         self._pool_pages = 0  # pages submitted to the current pool
-        # Pages with no zone term are not extracted, unless every page is to be kept.
+        # KCN_ZONE_GATE: pages with no zone term are not extracted (pointless when all are kept).
         self.zone_gate = self.settings.getbool("KCN_ZONE_GATE") and relevance_threshold(self.settings) > 0
         self._retiring: asyncio.Future | None = None  # the previous pool's shutdown, while it lasts
 

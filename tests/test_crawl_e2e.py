@@ -70,8 +70,8 @@ def test_crawl_remembers_every_fetched_url_with_its_outcome(first_crawl, mirror)
     for article in served:
         if not article.about_zones:
             assert seen[article.url]["status"] == "not_relevant", article.url
-    # The captured non-zone articles hold no zone term at all: not even extracted.
-    assert {seen[a.url]["reason"] for a in served if not a.about_zones} == {NO_ZONE_TERM}
+    reasons = [seen[a.url]["reason"] for a in served if not a.about_zones]
+    assert len(reasons) == 4 and all(r.startswith("relevance 0.0 <") for r in reasons), reasons  # scored
     duplicates = [r for r in seen.values() if r["status"] == "duplicate"]
     assert len(duplicates) == 1 and "same text as article" in duplicates[0]["reason"]
     gone = [r for r in seen.values() if r["status"] == "gone"]
@@ -110,10 +110,14 @@ def test_fresh_extraction_workers_lose_no_page(mirror, kcn, tmp_path):
     assert titles == sorted({a.title for a in served if a.about_zones})  # a syndicated copy shares a title
 
 
-def test_without_the_zone_gate_every_page_is_extracted_and_scored(mirror, kcn, tmp_path):
+def test_zone_gate_records_pages_without_zone_terms_unextracted(mirror, kcn, tmp_path):
+    """With KCN_ZONE_GATE on, the captured non-zone articles (no zone term anywhere on them)
+    are not relevant without being extracted; the zone articles are archived as without it."""
     served = serve_site(mirror)
-    result = kcn("crawl", *OUTLET_ARGS, *FAST, "-s", "KCN_ZONE_GATE=False", mirror=mirror)
+    result = kcn("crawl", *OUTLET_ARGS, *FAST, "-s", "KCN_ZONE_GATE=True", mirror=mirror)
     assert result.returncode == 0, result.stderr[-3000:]
-    seen = {r["url"]: r for r in _rows(tmp_path / "data" / "archive.db", "select * from seen_urls")}
-    reasons = [seen[a.url]["reason"] for a in served if not a.about_zones]
-    assert len(reasons) == 4 and all(r.startswith("relevance 0.0 <") for r in reasons), reasons
+    db = tmp_path / "data" / "archive.db"
+    seen = {r["url"]: r for r in _rows(db, "select * from seen_urls")}
+    assert {seen[a.url]["reason"] for a in served if not a.about_zones} == {NO_ZONE_TERM}
+    titles = sorted(r["title"] for r in _rows(db, "select title from articles"))
+    assert titles == sorted({a.title for a in served if a.about_zones})
