@@ -12,8 +12,12 @@ Every ``KCN_EXTRACT_PAGES_PER_POOL`` pages the pool is replaced by a fresh one
 (the old workers finish the pages they hold and exit first): what a worker keeps
 between pages (trafilatura's and htmldate's caches filling up to their caps, a
 fragmented heap) goes with them, so a long crawl's memory is bounded by what
-one pool's pages can add. (``max_tasks_per_child`` would do this per worker, but deadlocks
-ProcessPoolExecutor on Python 3.11-3.13, CPython gh-115634.)
+one pool's pages can add. (``max_tasks_per_child`` would do this per worker,
+but deadlocks ProcessPoolExecutor on Python 3.11-3.13, CPython gh-115634.)
+
+With ``KCN_ZONE_GATE`` on, a worker first looks for any zone term on the page
+(``extract_zone_page``) and returns no article for a page without one, which is
+recorded as not relevant, unextracted.
 
 A page whose extraction raises is recorded as failed, as before. A worker that
 dies (segfault, OOM kill) breaks the pool: the pool is replaced and each page

@@ -1,11 +1,10 @@
 """What the extraction workers' forkserver loads once, for every worker to share.
 
 The extraction stage's modules (``pipelines.extract``, which the workers run), and
-trafilatura's justext stoplist: trafilatura builds it
-lazily (every language's stopwords, ~30 MB with justext's lower-cased copy) on the
-first page that needs its justext rescue, so each worker would build one of its own,
-and again after each pool replacement. Built here, before the workers fork, it is
-shared. ``gc.freeze`` then keeps collections in the workers from writing to (and so
+trafilatura's justext stoplist: trafilatura builds it lazily (every language's
+stopwords, ~30 MB with justext's lower-cased copy) on the first page that needs its
+justext rescue, so each worker would build one of its own, and again after each pool
+replacement. Built here, before the workers fork, it is shared. ``gc.freeze`` then keeps collections in the workers from writing to (and so
 copying) these shared objects.
 """
 import gc
