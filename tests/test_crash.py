@@ -3,7 +3,6 @@ at several points; the archive must stay consistent and the next crawl must
 finish the work, every article archived exactly once."""
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
@@ -14,6 +13,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from archive.check import check_archive
+from archive.lock import ArchiveLock
 from archive.texts import render_text_file
 from archive.warc import WarcPointer, WarcStore
 from crawler.registry import load_outlets
@@ -117,22 +117,12 @@ def _kill_group(proc: subprocess.Popen, db: Path) -> None:
     _wait_until_lock_free(db)
 
 
-def _wait_until_lock_free(db: Path, timeout: float = 30) -> None:
+def _wait_until_lock_free(db: Path) -> None:
     """The crawl's own children (forkserver, workers) are killed too but not reaped here: one
     caught between fork and exec holds a copy of the lock until it is gone. The lock must
-    come free, soon."""
-    lock = db.with_name(db.name + ".lock")
-    deadline = time.monotonic() + timeout
-    while lock.exists():
-        fd = os.open(lock, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            assert time.monotonic() < deadline, "the killed crawl's lock is still held"
-            time.sleep(0.01)
-        finally:
-            os.close(fd)
+    come free, soon (ArchiveLocked after 30 s)."""
+    with ArchiveLock(db, wait=30):
+        pass
 
 
 def crawl(mirror, db: Path, log: Path) -> subprocess.CompletedProcess:
