@@ -35,11 +35,13 @@ class Listing:
 
 @dataclass(frozen=True)
 class ExtractionRules:
-    """Per-outlet hints for the extractor, used only where the generic rules fail.
+    """Per-outlet hints for the extractor.
 
-    All are CSS selectors: ``body`` the article container, ``prune`` blocks to
-    drop before extraction, ``date``/``title``/``lead``/``author`` elements whose
-    text gives that field.
+    All are CSS selectors. ``body``, the article container, is worth declaring
+    for every outlet: extraction then works on that element alone (the page when
+    it matches none or several). The others are for where the generic rules
+    fail: ``prune`` blocks to drop before extraction, ``date``/``title``/
+    ``lead``/``author`` elements whose text gives that field.
     """
 
     body: str | None = None

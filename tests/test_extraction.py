@@ -11,10 +11,11 @@ from statistics import mean
 
 import pytest
 
-from crawler.registry import ExtractionRules
+from crawler.registry import ExtractionRules, load_outlets
 from pipelines.evaluate import evaluate_page, token_prf
 from pipelines.extraction import extract_article
 from pipelines.extraction.cleanup import normalize
+from pipelines.extraction.dom import decode, parse, select
 from pipelines.extraction.dates import parse_date_line, parse_iso, parse_vietnamese_date
 
 GOLD_DIR = Path(__file__).parent / "fixtures" / "gold"
@@ -164,3 +165,34 @@ def test_worker_preload_builds_the_stoplist_trafilatura_would_build_per_worker()
             "print(len(external.JT_STOPLIST) > 10000, define_stoplist.cache_info().hits == hits + 1)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["True", "True"]
+
+
+def _gold_outlet_pages():
+    outlets = load_outlets()
+    for path in GOLD_FILES:
+        outlet = outlets.get(path.stem.split("_")[0])
+        if outlet and outlet.extraction.body:
+            yield path.stem, outlet
+
+
+@pytest.mark.parametrize("name, outlet", list(_gold_outlet_pages()), ids=lambda v: getattr(v, "name", v))
+def test_declared_body_container_is_one_element_of_the_current_layout(name, outlet):
+    """Extraction works on the declared container only when exactly one element matches it
+    (else on the whole page, several times slower): so it must match once on the outlet's
+    captured current page, and at most once on an older layout."""
+    html = (GOLD_DIR.parent / "pages" / f"{name}.html").read_bytes()
+    matches = len(select(parse(decode(html)), outlet.extraction.body))
+    assert matches == 1 if "_2026_" in name else matches <= 1
+
+
+def test_page_without_its_declared_container_is_extracted_from_the_whole_page():
+    """An outlet redesign that renames the article container loses nothing: the body then
+    comes from the whole page, as if no container were declared."""
+    rules = load_outlets()["vnexpress"].extraction
+    page = (GOLD_DIR.parent / "pages" / "vnexpress_2026_energy.html").read_text(encoding="utf-8")
+    redesigned = page.replace("fck_detail", "noi-dung-bai")
+    url = "https://vnexpress.net/cach-cac-nuoc-doi-pho-cu-soc-nang-luong-tu-trung-dong-5047363.html"
+    assert "noi-dung-bai" in redesigned and not select(parse(redesigned), rules.body)
+    before, after = extract_article(page, url, rules), extract_article(redesigned, url, rules)
+    assert len(after.paragraphs) >= 20
+    assert after.paragraphs == before.paragraphs

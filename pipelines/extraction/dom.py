@@ -159,24 +159,25 @@ def _is_page_wrapper(el, total: int) -> bool:
 
 
 def prune(tree, extra: tuple[str, ...] = ()) -> None:
-    """Remove furniture in place: generic patterns, outlet ``prune`` selectors, image captions."""
+    """Remove furniture in place from ``tree`` (a page or one element of it): generic patterns,
+    outlet ``prune`` selectors, image captions."""
     for el in _furniture(tree):
         drop(el)
     for css in extra:
         for el in select(tree, css):
             drop(el)
     # Lists of links (related headlines without a heading) are not prose.
-    for lst in tree.xpath("//ul[count(li)>=2]|//ol[count(li)>=2]"):
+    for lst in tree.xpath(".//ul[count(li)>=2]|.//ol[count(li)>=2]"):
         total = len(text_of(lst))
         linked = sum(len(text_of(a)) for a in lst.iter("a"))
         if total and linked / total > 0.7:
             drop(lst)
     # Image tables (photo + caption cell): the caption is not article text.
-    for table in tree.xpath("//table[.//img]"):
+    for table in tree.xpath(".//table[.//img]"):
         if len(text_of(table)) < 400:
             drop(table)
     # Centred short text right after (or holding) a picture is its caption.
-    for el in tree.xpath("//*[self::p or self::div or self::span or self::td][@align or @style]"):
+    for el in tree.xpath(".//*[self::p or self::div or self::span or self::td][@align or @style]"):
         if el.getparent() is None or not _is_centered(el):
             continue
         txt = text_of(el)

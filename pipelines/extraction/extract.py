@@ -1,19 +1,18 @@
 """HTML -> Article. Trafilatura finds the body; our layers fix what it gets wrong on VN pages.
 
-Order: metadata from the whole page; furniture pruned from a copy (generic
-patterns + the outlet's ``prune``); trafilatura on the outlet's ``body``
-container or the pruned page; then the shared text cleanup. Pure: no I/O.
+Order: metadata from the whole page; then, in place, the sapo dropped and
+furniture pruned (generic patterns + the outlet's ``prune``) and trafilatura run
+on the outlet's declared ``body`` container, or on the page when there is none;
+then the shared text cleanup. Pure: no I/O.
 """
 from __future__ import annotations
-
-from copy import deepcopy
 
 from crawler.registry import ExtractionRules
 from pipelines.extraction import metadata
 from pipelines.extraction.article import Article
 from pipelines.extraction.body import body_paragraphs
 from pipelines.extraction.cleanup import text_key, clean_author, clean_paragraphs, normalize
-from pipelines.extraction.dom import decode, drop, parse, prune, select, text_content
+from pipelines.extraction.dom import decode, drop, parse, select, text_content
 
 
 def extract_article(html: str | bytes, url: str, rules: ExtractionRules | None = None) -> Article:
@@ -22,37 +21,35 @@ def extract_article(html: str | bytes, url: str, rules: ExtractionRules | None =
 
 
 def extract_tree(tree, url: str, rules: ExtractionRules | None = None) -> Article:
-    """``extract_article`` of a page already parsed (``dom.parse``); ``tree`` is left as it was."""
+    """``extract_article`` of a page already parsed (``dom.parse``). The tree is consumed:
+    it is pruned in place (a copy of a 1,000-element page costs more than the rest of some
+    extractions), so every field read from the whole page is read first."""
     rules = rules or ExtractionRules()
     normalize.cache_clear()  # the text memos hold one page's strings: no growth across pages
     text_key.cache_clear()
-    body_tree = deepcopy(tree)  # pruned below; a copy is cheaper than a second parse
     headline = metadata.headline_element(tree)
     title = metadata.title(tree, rules.title, headline)
     published, updated = metadata.dates(tree, rules.date, headline)
     author = metadata.author(tree, rules.author)
     lead = metadata.lead(tree, rules.lead)
+    page = dict(url=metadata.canonical_url(tree, url), tags=metadata.tags(tree),
+                image=metadata.image(tree, url), language=metadata.language(tree))
+    description = normalize(metadata.description(tree))
 
     # Sapo-classed blocks are the lead or related items' teasers: never body text.
-    for el in select(body_tree, rules.lead) or metadata.sapo_elements(body_tree):
+    for el in select(tree, rules.lead) or metadata.sapo_elements(tree):
         if len(text_content(el)) < 1500:
             drop(el)
-    lead_el = metadata.lead_element(body_tree, rules.lead)
+    lead_el = metadata.lead_element(tree, rules.lead)
     if lead_el is not None:
         drop(lead_el)
-    prune(body_tree, rules.prune)
-    paragraphs = body_paragraphs(body_tree, url, rules.body)
+    paragraphs = body_paragraphs(tree, url, rules.body, rules.prune)
     paragraphs = clean_paragraphs(paragraphs, title)
     paragraphs = _drop_lead_and_byline(paragraphs, lead, author)
-    if not lead and paragraphs:
-        desc = normalize(metadata.description(tree))
-        if desc and _similar_start(paragraphs[0], desc):
-            lead = paragraphs.pop(0)
-    return Article(
-        url=metadata.canonical_url(tree, url), title=title, lead=lead or None, author=author,
-        published=published, updated=updated, tags=metadata.tags(tree), paragraphs=paragraphs,
-        image=metadata.image(tree, url), language=metadata.language(tree),
-    )
+    if not lead and paragraphs and description and _similar_start(paragraphs[0], description):
+        lead = paragraphs.pop(0)
+    return Article(title=title, lead=lead or None, author=author, published=published,
+                   updated=updated, paragraphs=paragraphs, **page)
 
 
 def _similar_start(paragraph: str, description: str) -> bool:
