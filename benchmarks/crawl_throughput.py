@@ -7,15 +7,16 @@ the way tests/fixtures/compose.py composes its fixtures) with recombined real
 texts: most are industrial-zone articles (titles and leads of the labelled zone
 stories in tests/fixtures/relevance/, body paragraphs of the legacy archive's
 zone articles in tests/fixtures/seeds/), a share are not (titles of labelled
-non-zone stories, body paragraphs of the captured non-zone articles). They are
-served under URLs of the form https://vnexpress.net/<slug>-<7 digits>.html by
-the loopback mirror of tests/mirror.py, listed in an RSS feed served at
-VnExpress's registered feed URL (and the first 60 on its registered listing
-pages), so the real registry entry discovers them.
+non-zone stories, body paragraphs of the captured non-zone articles). Each page
+is served, by the loopback mirror of tests/mirror.py, as an article of the
+outlet whose layout it has, under a URL of that outlet's shape (its captured
+article's URL with the slug and the last digits of the id swapped), and listed
+in the outlet's registered RSS feed and listing pages: the real registry
+entries discover them, as in a daily crawl of eight outlets.
 
 Then:
 
-1. crawl them with the whole pipeline (``kcn crawl --outlet vnexpress``, a
+1. crawl them with the whole pipeline (``kcn crawl --outlet ...``, a
    subprocess, politeness off) into a fresh archive: pages/s end to end (wall
    time of the process), peak RSS (sampled from /proc: the crawl process, and
    the crawl process with its extraction workers), CPU time;
@@ -68,14 +69,16 @@ from tests.mirror import Mirror  # noqa: E402
 from tests.mirror import normalize_url as mirror_key  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
-OUTLET = "vnexpress"
-# The captured 2026 article pages used as layouts (all of tests/fixtures/pages/*_2026_*.html).
+# The captured 2026 article pages used as layouts (all of tests/fixtures/pages/*_2026_*.html),
+# each named after its outlet: <outlet>_2026_<topic>.
 LAYOUTS = sorted(p.stem for p in (FIXTURES / "pages").glob("*_2026_*.html"))
+OUTLETS = sorted({name.split("_")[0] for name in LAYOUTS})
 NOT_RELEVANT_SHARE = 0.15
-FIRST_ID = 5200000
-LISTED_PER_PAGE = 20
+# A captured article URL: <prefix>/<slug><-|-d><digits><.ext>; the last 6 digits become a page number.
+_ARTICLE_URL = re.compile(r"^(?P<prefix>.*/)[^/]*?(?P<sep>-d?)(?P<id>\d{6,})(?P<ext>\.\w+)$")
 # Placeholders put into each layout once; every page is then a few string replacements.
 TITLE, LEAD, URL, BODY = "KCNBENCHTITLE", "KCNBENCHLEAD", "https://kcnbench.invalid/url", "KCNBENCHBODY"
+OUTLET_ARGS = tuple(arg for name in OUTLETS for arg in ("--outlet", name))
 POLITENESS_OFF = ("-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
                   "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16", "-s", "LOG_LEVEL=WARNING")
 
@@ -84,6 +87,8 @@ POLITENESS_OFF = ("-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
 @dataclass(frozen=True)
 class Layout:
     name: str
+    outlet: str
+    url: str         # the captured article's URL, the template of the pages' URLs
     head: str        # page up to the first body paragraph
     para: str        # one body paragraph element, "{}" for its (escaped) text
     tail: str        # page after the last body paragraph
@@ -106,8 +111,9 @@ def _layout(name: str) -> Layout:
     m = re.search(rf"<(\w+)([^>]*)>{BODY}</\1>", text)
     if not m:
         raise SystemExit(f"layout {name}: body placeholder not found")
-    return Layout(name, text[:m.start()], f"<{m.group(1)}{m.group(2)}>{{}}</{m.group(1)}>",
-                  text[m.end():], bool(gold["lead"]) and LEAD in text)
+    return Layout(name, name.split("_")[0], gold["url"], text[:m.start()],
+                  f"<{m.group(1)}{m.group(2)}>{{}}</{m.group(1)}>", text[m.end():],
+                  bool(gold["lead"]) and LEAD in text)
 
 
 def _paragraphs(texts) -> list[str]:
@@ -120,6 +126,16 @@ def _paragraphs(texts) -> list[str]:
                 seen.add(block)
                 out.append(block)
     return out
+
+
+def _article_url(layout: Layout, title: str, number: int) -> str:
+    """The URL of page ``number`` in the outlet's shape: its captured article's URL with the
+    title's slug and the id's last 6 digits swapped (date-coded ids keep their date)."""
+    m = _ARTICLE_URL.match(layout.url)
+    if not m:
+        raise SystemExit(f"layout {layout.name}: no slug-and-id URL to vary: {layout.url}")
+    digits = m["id"][:-6] + f"{number:06d}"
+    return f"{m['prefix']}{_slug(title)}{m['sep']}{digits}{m['ext']}"
 
 
 def _slug(title: str) -> str:
@@ -142,7 +158,10 @@ class Site:
     """N distinct article pages in real layouts, each built by a few string replacements."""
 
     def __init__(self, n: int, seed: int = 2026, not_relevant_share: float = NOT_RELEVANT_SHARE) -> None:
+        if n > 999_999:
+            raise SystemExit("at most 999,999 pages (the page number fills 6 digits of an id)")
         self.layouts = [_layout(name) for name in LAYOUTS]
+        self.outlets = load_outlets()
         labelled = [json.loads(line) for line in
                     (FIXTURES / "relevance" / "labelled.jsonl").read_text(encoding="utf-8").splitlines()
                     if line.strip()]
@@ -164,7 +183,10 @@ class Site:
                 if (lead, body) not in texts:
                     texts.add((lead, body))
                     break
-            url = f"https://vnexpress.net/{_slug(title)}-{FIRST_ID + i}.html"
+            layout = self.layouts[i % len(self.layouts)]
+            url = _article_url(layout, title, i + 1)
+            if not self.outlets[layout.outlet].is_article(url):
+                raise SystemExit(f"layout {layout.name}: {url} is not an article URL of {layout.outlet}")
             self.specs.append(Spec(url, i % len(self.layouts), title, lead, body, about_zones))
         self.index = {mirror_key(s.url): i for i, s in enumerate(self.specs)}
 
@@ -182,15 +204,19 @@ class Site:
         return (page.replace(URL, spec.url).replace(TITLE, htmllib.escape(spec.title))
                 .replace(LEAD, htmllib.escape(spec.lead, quote=False)))
 
-    def feed(self) -> str:
+    def outlet_specs(self, outlet: str) -> list[Spec]:
+        return [s for s in self.specs if self.layouts[s.layout].outlet == outlet]
+
+    @staticmethod
+    def feed(specs: list[Spec]) -> str:
         items = "".join(f"<item><title>{htmllib.escape(s.title)}</title><link>{s.url}</link>"
-                        f"<guid>{s.url}</guid></item>" for s in self.specs)
+                        f"<guid>{s.url}</guid></item>" for s in specs)
         return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
-                f"<title>Kinh doanh - VnExpress</title><link>https://vnexpress.net/kinh-doanh</link>"
+                f"<title>Kinh doanh</title><link>https://example.invalid/</link>"
                 f"<description>benchmark feed</description>{items}</channel></rss>")
 
-    def listing(self, page: int) -> str:
-        specs = self.specs[(page - 1) * LISTED_PER_PAGE:page * LISTED_PER_PAGE]
+    @staticmethod
+    def listing(specs: list[Spec]) -> str:
         links = "".join(f'<article><h3><a href="{s.url}">{htmllib.escape(s.title)}</a></h3></article>'
                         for s in specs)
         return f"<!DOCTYPE html><html><head><title>Kinh doanh</title></head><body>{links}</body></html>"
@@ -211,13 +237,19 @@ class SiteMirror(Mirror):
 
 
 def serve(mirror: SiteMirror) -> None:
-    site, outlet = mirror.site, load_outlets()[OUTLET]
+    """Every page, and per outlet its first feed listing all of its pages and its listing
+    pages listing them in ``max_pages`` slices (all an outlet without a feed has)."""
+    site = mirror.site
     for i, spec in enumerate(site.specs):
         mirror.add(spec.url, site.html(i))
-    mirror.add(outlet.feeds[0], site.feed(), content_type="application/rss+xml; charset=utf-8")
-    for listing in outlet.listings:
-        for page in range(1, outlet.max_pages + 1):
-            mirror.add(listing.page_url(page), site.listing(page))
+    for name in OUTLETS:
+        outlet, specs = site.outlets[name], site.outlet_specs(name)
+        if outlet.feeds:
+            mirror.add(outlet.feeds[0], site.feed(specs), content_type="application/rss+xml; charset=utf-8")
+        per_page = -(-len(specs) // outlet.max_pages)
+        for listing in outlet.listings:
+            for page in range(1, outlet.max_pages + 1):
+                mirror.add(listing.page_url(page), site.listing(specs[(page - 1) * per_page:page * per_page]))
 
 
 # --------------------------------------------------------------------------- measuring
@@ -354,7 +386,7 @@ def crawl(mirror: SiteMirror, workdir: Path, overrides: list[str], profile: Path
     log = workdir / "crawl-stderr.log"
     with log.open("w") as err:
         start = time.perf_counter()
-        command = [*_kcn(), "crawl", "--outlet", OUTLET, *POLITENESS_OFF, *sets]
+        command = [*_kcn(), "crawl", *OUTLET_ARGS, *POLITENESS_OFF, *sets]
         if profile:
             command = [sys.executable, "-m", "cProfile", "-o", str(profile.resolve()), *command]
         proc = subprocess.Popen(command,
@@ -386,8 +418,8 @@ def baseline(site: Site, limit: int | None = None, ours: bool = False) -> tuple[
     if ours:
         from pipelines.extraction import extract_article
 
-        outlet = load_outlets()[OUTLET]
-        extract = lambda html, url: extract_article(html, url, outlet.extraction)  # noqa: E731
+        rules = {spec.url: site.outlets[site.layouts[spec.layout].outlet].extraction for spec in site.specs}
+        extract = lambda html, url: extract_article(html, url, rules[url])  # noqa: E731
     else:
         import trafilatura
 

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from crawl_throughput import OUTLET, POLITENESS_OFF, Site, SiteMirror, _kcn, serve  # noqa: E402
+from crawl_throughput import OUTLET_ARGS, POLITENESS_OFF, Site, SiteMirror, _kcn, serve  # noqa: E402
 
 IDLE = ("-s", "KCN_WORKER_IDLE=3", "-s", "KCN_WORKER_TIMEOUT=5", "-s", "LOG_LEVEL=WARNING")
 
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     site = Site(args.pages)
     urls = {spec.url for spec in site.specs}
     sets = [arg for o in args.overrides for arg in ("-s", o)]
-    crawl_args = ["--outlet", OUTLET, *POLITENESS_OFF, *sets]
+    crawl_args = [*OUTLET_ARGS, *POLITENESS_OFF, *sets]
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; {len(site)} pages; {args.overrides}")
     work = Path(tempfile.mkdtemp(prefix="kcn-dist-bench-"))
     server, url = redis_server(work)
