@@ -31,16 +31,24 @@ def extract_tree(tree, url: str, rules: ExtractionRules | None = None) -> Articl
     title = metadata.title(tree, rules.title, headline)
     published, updated = metadata.dates(tree, rules.date, headline)
     author = metadata.author(tree, rules.author)
-    lead = metadata.lead(tree, rules.lead)
+    rule_blocks = select(tree, rules.lead)
+    sapo_blocks = rule_blocks or metadata.sapo_elements(tree)
+    lead_el = metadata.lead_element(tree, sapo_blocks)
+    lead = metadata.lead_text(lead_el) if lead_el is not None else None
     page = dict(url=metadata.canonical_url(tree, url), tags=metadata.tags(tree),
                 image=metadata.image(tree, url), language=metadata.language(tree))
     description = normalize(metadata.description(tree))
 
     # Sapo-classed blocks are the lead or related items' teasers: never body text.
-    for el in select(tree, rules.lead) or metadata.sapo_elements(tree):
+    kept = []
+    for el in sapo_blocks:
         if len(text_content(el)) < 1500:
             drop(el)
-    lead_el = metadata.lead_element(tree, rules.lead)
+        else:
+            kept.append(el)
+    if rule_blocks and not kept:  # the rule's blocks are all gone: the generic classes, as with no rule
+        kept = metadata.sapo_elements(tree)
+    lead_el = metadata.lead_element(tree, kept)  # the body's copy of the lead, if any, goes too
     if lead_el is not None:
         drop(lead_el)
     paragraphs = body_paragraphs(tree, url, rules.body, rules.prune)

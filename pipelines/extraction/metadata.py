@@ -238,10 +238,11 @@ def sapo_elements(tree) -> list:
     return out
 
 
-def lead_element(tree, css: str | None):
-    """The sapo element: outlet rule, common sapo classes, else the block that opens like the description."""
-    for el in select(tree, css) or sapo_elements(tree):
-        if len(_lead_text(el)) >= 40:
+def lead_element(tree, blocks: list):
+    """The sapo element: the first of ``blocks`` (the outlet rule's elements, else
+    ``sapo_elements``) with a lead's length, else the block that opens like the description."""
+    for el in blocks:
+        if len(lead_text(el)) >= 40:
             return el
     desc = text_key(description(tree) or "")[:60]
     body = tree.find("body")
@@ -272,7 +273,7 @@ def _may_open_a_block(body, key: str) -> bool:
 
 
 def _opens_with(el, key: str) -> bool:
-    """``text_key(_lead_text(el)).startswith(key)``, mostly decided on the first characters of the text.
+    """``text_key(lead_text(el)).startswith(key)``, mostly decided on the first characters of the text.
 
     The key of a prefix of the text agrees with the whole text's key except in its last few
     characters (a combining sequence or a ">>" cut at the boundary), so all but the last
@@ -302,12 +303,7 @@ def _lead_candidates(body) -> list:
     return list(body.iter("h2", "h3", "p", "div", "span", "strong"))
 
 
-def lead(tree, css: str | None) -> str | None:
-    el = lead_element(tree, css)
-    return _lead_text(el) if el is not None else None
-
-
-def _lead_text(el) -> str:
+def lead_text(el) -> str:
     return _lead_text_of(text_content(el))
 
 
