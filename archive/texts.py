@@ -35,24 +35,27 @@ def render_text_file(title: str | None, text: str) -> str:
     return f"{title or ''}\n\n{text}\n"
 
 
-def write_atomically(path: Path, content: str) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over ``path``.
+def write_atomically(path: Path, content: str, *, sync: bool = True) -> None:
+    """Write to a temp file in the same folder, then rename it over ``path``.
 
     A crash leaves either the old file, the new file or a stray ``.tmp``, never
-    a half-written text file.
+    a half-written text file. ``sync`` also fsyncs the file and the folder, so
+    the new file survives a power cut too.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_directory(path.parent)
+    if sync:
+        fsync_directory(path.parent)
 
 
 def fsync_directory(directory: Path) -> None:

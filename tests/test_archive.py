@@ -39,7 +39,7 @@ def test_url_variants_are_one_key(tmp_path):
 
 
 def test_failed_file_write_leaves_no_row(tmp_path, monkeypatch):
-    def broken(path, content):
+    def broken(path, content, **options):
         raise OSError("disk full")
 
     monkeypatch.setattr(archive_db, "write_atomically", broken)

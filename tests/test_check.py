@@ -91,6 +91,12 @@ def edit_text(db):
         handle.write("Một đoạn ai đó thêm vào.\n")
 
 
+def empty_text(db):
+    """What a power cut can leave of a text file written shortly before: the archive does not
+    fsync them (the row is the truth), so the name may survive without the data."""
+    _text_file(db, 2).write_bytes(b"")
+
+
 def add_orphan_and_tmp(db):
     (db.parent / "texts" / ORPHAN).write_text("Tiêu đề\n\nNội dung\n", encoding="utf-8")
     (db.parent / "texts" / ".tmpk3j_x1.tmp").write_text("Tiêu đề\n\nNội du", encoding="utf-8")
@@ -125,6 +131,7 @@ def leave_running_run(db):
 DAMAGES = [
     (delete_text, {"text_missing"}),
     (edit_text, {"text_mismatch"}),
+    (empty_text, {"text_mismatch"}),
     (add_orphan_and_tmp, {"orphan_text", "stray_tmp"}),
     (cut_warc_tail, {"warc_truncated"}),
     (delete_minhash, {"minhash_missing", "minhash_bands"}),
