@@ -48,6 +48,7 @@ import re
 import resource
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -374,6 +375,7 @@ class CrawlResult:
     first_article_s: float | None  # start-up: process start to the first article page served
     last_article_s: float | None  # process start to the last article page served
     stderr_tail: str
+    serving_cpu_seconds: float  # this process meanwhile: the mirror serving the pages, the sampler
 
 
 def crawl(mirror: SiteMirror, workdir: Path, overrides: list[str], profile: Path | None = None) -> CrawlResult:
@@ -382,6 +384,7 @@ def crawl(mirror: SiteMirror, workdir: Path, overrides: list[str], profile: Path
     env["KCN_DB"] = str(workdir / "data" / "archive.db")
     sets = [arg for o in overrides for arg in ("-s", o)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    serving_before = time.process_time()
     served = mirror.article_hits
     log = workdir / "crawl-stderr.log"
     with log.open("w") as err:
@@ -397,6 +400,7 @@ def crawl(mirror: SiteMirror, workdir: Path, overrides: list[str], profile: Path
         seconds = time.perf_counter() - start
     sampler.done.set()
     sampler.join()
+    serving_cpu = time.process_time() - serving_before
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     # getrusage misses the extraction workers (reaped by the forkserver, not by us): add
     # what the sampler last saw of every process below the crawl process.
@@ -410,7 +414,7 @@ def crawl(mirror: SiteMirror, workdir: Path, overrides: list[str], profile: Path
                         if sampler.at(n)],
                        mirror.article_hits - served, sampler.when(served + 1),
                        sampler.when(mirror.article_hits),
-                       log.read_text(errors="replace")[-3000:])
+                       log.read_text(errors="replace")[-3000:], serving_cpu)
 
 
 def baseline(site: Site, limit: int | None = None, ours: bool = False) -> tuple[int, float]:
@@ -433,6 +437,17 @@ def baseline(site: Site, limit: int | None = None, ours: bool = False) -> tuple[
         extract(page, site.specs[i].url)
         total += time.perf_counter() - start
     return n, total
+
+
+def _fresh(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _failed(result: CrawlResult) -> int:
+    print(result.stderr_tail, file=sys.stderr)
+    print(f"crawl failed (exit {result.returncode}): {result.summary}", file=sys.stderr)
+    return 1
 
 
 def archive_size(data: Path) -> int:
@@ -460,6 +475,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time the project's extract_article single-process on the first K pages "
                              "(0: skip; default 200)")
     parser.add_argument("--no-recrawl", action="store_true", help="skip the second (incremental) crawl")
+    parser.add_argument("--rounds", type=int, default=1, metavar="R",
+                        help="crawl R times (each into a fresh archive) with plain trafilatura run before, "
+                             "between and after: each crawl is compared with the runs on either side of "
+                             "it and the median ratio is reported (default 1; the machine's speed drifts)")
     parser.add_argument("-s", "--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="extra Scrapy setting for both crawls, e.g. -s KCN_EXTRACT_WORKERS=0")
     parser.add_argument("--keep", metavar="DIR", type=Path,
@@ -491,17 +510,15 @@ def main(argv: list[str] | None = None) -> int:
             serve(mirror)
             first = crawl(mirror, workdir, args.overrides, args.profile)
             if first.returncode != 0:
-                print(first.stderr_tail, file=sys.stderr)
-                print(f"crawl failed (exit {first.returncode}): {first.summary}", file=sys.stderr)
-                return 1
-            crawl_rate = len(site) / first.seconds
+                return _failed(first)
+            crawl_rates = [len(site) / first.seconds]
             db = workdir / "data" / "archive.db"
             with sqlite3.connect(db) as conn:
                 articles = conn.execute("select count(*) from articles").fetchone()[0]
                 outcomes = dict(conn.execute("select status, count(*) from seen_urls group by status"))
             size = archive_size(workdir / "data")
             print(f"\n1. crawl: {first.summary}")
-            print(f"   {len(site)} pages in {first.seconds:.1f} s wall = {crawl_rate:.1f} pages/s end to end "
+            print(f"   {len(site)} pages in {first.seconds:.1f} s wall = {crawl_rates[0]:.1f} pages/s end to end "
                   f"(CPU {first.cpu_seconds:.0f} s over the crawl's processes, {first.cpu_main_seconds:.0f} s "
                   f"of it in the crawl process = {1000 * first.cpu_seconds / len(site):.0f} ms CPU per page)")
             if first.first_article_s is not None and first.last_article_s is not None:
@@ -511,6 +528,9 @@ def main(argv: list[str] | None = None) -> int:
                       f" {first.seconds - first.last_article_s:.1f} s from the last one to exit"
                       f" (sampled every 0.25 s)")
             print(f"   seen_urls: {outcomes}")
+            print(f"   meanwhile this process (the mirror serving the pages, the /proc sampler): "
+                  f"{first.serving_cpu_seconds:.1f} s CPU = {1000 * first.serving_cpu_seconds / len(site):.1f} "
+                  f"ms per page, on the same {cores} cores")
             print(f"   peak memory: crawl process RSS {_mb(first.peak_main_kib)}; with its extraction "
                   f"workers RSS {_mb(first.peak_tree_kib)}, PSS {_mb(first.peak_tree_pss_kib)} "
                   f"(sampled every 0.25 s from /proc)")
@@ -523,7 +543,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"per article (database + texts/ + warc/; WARC keeps every fetched page, "
                   f"{size / len(site) / 1024:.1f} KiB per fetched page)")
             figures["crawl"] = {
-                "seconds": round(first.seconds, 2), "pages_per_s": round(crawl_rate, 2),
+                "seconds": round(first.seconds, 2), "pages_per_s": round(crawl_rates[0], 2),
+                "serving_cpu_seconds": round(first.serving_cpu_seconds, 1),
                 "cpu_seconds": round(first.cpu_seconds, 1),
                 "cpu_main_seconds": round(first.cpu_main_seconds, 1), "summary": first.summary,
                 "first_article_s": first.first_article_s, "last_article_s": first.last_article_s,
@@ -549,14 +570,24 @@ def main(argv: list[str] | None = None) -> int:
                                       "article_requests": len(article_requests), "other": others,
                                       "summary": second.summary}
 
+            for round_ in range(2, args.rounds + 1):
+                if not args.no_baseline:
+                    plain_runs.append(baseline(site))
+                again = crawl(mirror, _fresh(workdir / f"round-{round_}"), args.overrides)
+                if again.returncode != 0:
+                    return _failed(again)
+                crawl_rates.append(len(site) / again.seconds)
+                print(f"\n1. crawl, round {round_}: {len(site)} pages in {again.seconds:.1f} s wall = "
+                      f"{crawl_rates[-1]:.1f} pages/s ({1000 * again.cpu_seconds / len(site):.0f} ms CPU per page)")
+            figures["crawl"]["rounds_pages_per_s"] = [round(rate, 2) for rate in crawl_rates]
+
         if not args.no_baseline:
             plain_runs.append(baseline(site))
             n, seconds = sum(p for p, _ in plain_runs), sum(s for _, s in plain_runs)
-            plain_rate = n / seconds
-            each = " and ".join(f"{p / s:.1f}" for p, s in plain_runs)
-            print(f"\n2. plain trafilatura.extract(html, url=url), one process, before and after the crawl: "
-                  f"{each} pages/s = {plain_rate:.1f} pages/s over both ({n} pages in {seconds:.1f} s)")
-            figures["trafilatura"] = {"pages": n, "seconds": round(seconds, 2), "pages_per_s": round(plain_rate, 2),
+            each = ", ".join(f"{p / s:.1f}" for p, s in plain_runs)
+            print(f"\n2. plain trafilatura.extract(html, url=url), one process, before, between and after the "
+                  f"crawls: {each} pages/s ({n} pages in {seconds:.1f} s in all)")
+            figures["trafilatura"] = {"pages": n, "seconds": round(seconds, 2), "pages_per_s": round(n / seconds, 2),
                                       "runs_pages_per_s": [round(p / s, 2) for p, s in plain_runs]}
             if args.ours_sample:
                 k, ours = baseline(site, args.ours_sample, ours=True)
@@ -564,10 +595,18 @@ def main(argv: list[str] | None = None) -> int:
                       f"= {k / ours:.1f} pages/s ({(ours / k) / (seconds / n):.2f}x trafilatura's time per page)")
                 figures["extract_article_sample"] = {"pages": k, "seconds": round(ours, 2),
                                                      "pages_per_s": round(k / ours, 2)}
-            ratio = crawl_rate / plain_rate
-            print(f"\n3. ratio end-to-end crawl / plain trafilatura: {ratio:.2f} "
-                  f"({crawl_rate:.1f} vs {plain_rate:.1f} pages/s) on {cores} cores")
-            figures["ratio"] = round(ratio, 3)
+            ratios = []
+            for i, rate in enumerate(crawl_rates):
+                (n1, s1), (n2, s2) = plain_runs[i], plain_runs[i + 1]
+                plain_rate = (n1 + n2) / (s1 + s2)
+                ratios.append(rate / plain_rate)
+                print(f"\n3. ratio end-to-end crawl / plain trafilatura{f', round {i + 1}' if args.rounds > 1 else ''}: "
+                      f"{ratios[-1]:.2f} ({rate:.1f} vs {plain_rate:.1f} pages/s, the runs before and after it) "
+                      f"on {cores} cores")
+            if len(ratios) > 1:
+                print(f"   median ratio over {len(ratios)} rounds: {statistics.median(ratios):.2f}")
+            figures["ratio"] = round(statistics.median(ratios), 3)
+            figures["ratios"] = [round(r, 3) for r in ratios]
         print(f"   load average after the run: {os.getloadavg()[0]:.2f}")
         if args.json:
             args.json.write_text(json.dumps(figures, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
