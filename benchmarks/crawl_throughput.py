@@ -308,11 +308,13 @@ def _descendants(pid: int) -> list[int]:
 
 
 class RssSampler(threading.Thread):
-    """Polls the RSS of a process and of its process tree (extraction workers)."""
+    """Polls the RSS of a process and of its process tree (extraction workers), and counts the
+    article pages served since it was made."""
 
     def __init__(self, pid: int, mirror: SiteMirror, interval: float = 0.25) -> None:
         super().__init__(daemon=True)
         self.pid, self.mirror, self.interval = pid, mirror, interval
+        self.served_before = mirror.article_hits
         # (t, articles served, main RSS, tree RSS, tree PSS), KiB
         self.samples: list[tuple[float, int, int, int, int]] = []
         self.cpu: dict[int, float] = {}  # pid -> CPU seconds last seen (workers die before the crawl ends)
@@ -329,7 +331,7 @@ class RssSampler(threading.Thread):
                 tree_pss = sum(_pss_kib(p) for p in pids)
                 for p in pids:
                     self.cpu[p] = max(self.cpu.get(p, 0.0), _cpu_seconds(p))
-                served = self.mirror.article_hits
+                served = self.served
                 self.samples.append((time.monotonic() - start, served, main, tree, tree_pss))
                 if served >= self.next_report:
                     print(f"   ... {served} article pages served after {time.monotonic() - start:.0f} s: "
@@ -337,6 +339,10 @@ class RssSampler(threading.Thread):
                           f"(PSS {_mb(tree_pss)})", flush=True)
                     self.next_report += 1000
             self.done.wait(self.interval)
+
+    @property
+    def served(self) -> int:
+        return self.mirror.article_hits - self.served_before
 
     def peak(self) -> tuple[int, int, int]:
         """Peak (main RSS, tree RSS, tree PSS)."""
@@ -385,7 +391,6 @@ def crawl(mirror: SiteMirror, workdir: Path, overrides: list[str], profile: Path
     sets = [arg for o in overrides for arg in ("-s", o)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     serving_before = time.process_time()
-    served = mirror.article_hits
     log = workdir / "crawl-stderr.log"
     with log.open("w") as err:
         start = time.perf_counter()
@@ -412,8 +417,7 @@ def crawl(mirror: SiteMirror, workdir: Path, overrides: list[str], profile: Path
                        sampler.cpu.get(proc.pid, 0.0), sampler.at(2000),
                        [(n, *sampler.at(n)) for n in (250, 500, 1000, 2000, 4000, 6000, 8000, 10000)
                         if sampler.at(n)],
-                       mirror.article_hits - served, sampler.when(served + 1),
-                       sampler.when(mirror.article_hits),
+                       sampler.served, sampler.when(1), sampler.when(sampler.served),
                        log.read_text(errors="replace")[-3000:], serving_cpu)
 
 
