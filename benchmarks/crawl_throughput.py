@@ -21,10 +21,12 @@ Then:
    time of the process), peak RSS (sampled from /proc: the crawl process, and
    the crawl process with its extraction workers), CPU time;
 2. run plain ``trafilatura.extract(html, url=url)`` over the same N pages in
-   one process: pages/s (and, for reference, the project's own
+   one process before and after the crawl (and between crawls with
+   ``--rounds``): pages/s (and, for reference, the project's own
    ``extract_article`` on a sample of them);
-3. print the ratio (1)/(2), archive bytes per stored article (database, text
-   files and WARC folder) and the machine's core count;
+3. print the ratio (1)/(2) of each crawl against the runs on either side of
+   it, archive bytes per stored article (database, text files and WARC
+   folder) and the machine's core count;
 4. crawl again over the unchanged mirror: requests made per article already
    held (target: no article page fetched again, only feeds/listings).
 
@@ -32,6 +34,7 @@ Not part of the test suite. Run from the repository root with the project's
 virtualenv::
 
     python benchmarks/crawl_throughput.py              # N=2000
+    python benchmarks/crawl_throughput.py --rounds 3   # median ratio of three crawls
     python benchmarks/crawl_throughput.py --pages 10000 --no-baseline   # memory check
     python benchmarks/crawl_throughput.py --pages 300 -s KCN_EXTRACT_WORKERS=0
 
