@@ -22,8 +22,8 @@ def extract_article(html: str | bytes, url: str, rules: ExtractionRules | None =
 
 def extract_tree(tree, url: str, rules: ExtractionRules | None = None) -> Article:
     """``extract_article`` of a page already parsed (``dom.parse``). The tree is consumed:
-    it is pruned in place (a copy of a 1,000-element page costs more than the rest of some
-    extractions), so every field read from the whole page is read first."""
+    it is pruned in place rather than copied, so every field read from the whole page is
+    read first."""
     rules = rules or ExtractionRules()
     normalize.cache_clear()  # the text memos hold one page's strings: no growth across pages
     text_key.cache_clear()
@@ -39,7 +39,19 @@ def extract_tree(tree, url: str, rules: ExtractionRules | None = None) -> Articl
                 image=metadata.image(tree, url), language=metadata.language(tree))
     description = normalize(metadata.description(tree))
 
-    # Sapo-classed blocks are the lead or related items' teasers: never body text.
+    _drop_sapo(tree, rule_blocks, sapo_blocks)
+    paragraphs = body_paragraphs(tree, url, rules.body, rules.prune)
+    paragraphs = clean_paragraphs(paragraphs, title)
+    paragraphs = _drop_lead_and_byline(paragraphs, lead, author)
+    if not lead and paragraphs and description and _similar_start(paragraphs[0], description):
+        lead = paragraphs.pop(0)
+    return Article(title=title, lead=lead or None, author=author, published=published,
+                   updated=updated, paragraphs=paragraphs, **page)
+
+
+def _drop_sapo(tree, rule_blocks: list, sapo_blocks: list) -> None:
+    """Sapo-classed blocks are the lead or related items' teasers: never body text. Then the
+    lead element of what is left (a body paragraph repeating the lead) goes too."""
     kept = []
     for el in sapo_blocks:
         if len(text_content(el)) < 1500:
@@ -48,16 +60,9 @@ def extract_tree(tree, url: str, rules: ExtractionRules | None = None) -> Articl
             kept.append(el)
     if rule_blocks and not kept:  # the rule's blocks are all gone: the generic classes, as with no rule
         kept = metadata.sapo_elements(tree)
-    lead_el = metadata.lead_element(tree, kept)  # the body's copy of the lead, if any, goes too
+    lead_el = metadata.lead_element(tree, kept)
     if lead_el is not None:
         drop(lead_el)
-    paragraphs = body_paragraphs(tree, url, rules.body, rules.prune)
-    paragraphs = clean_paragraphs(paragraphs, title)
-    paragraphs = _drop_lead_and_byline(paragraphs, lead, author)
-    if not lead and paragraphs and description and _similar_start(paragraphs[0], description):
-        lead = paragraphs.pop(0)
-    return Article(title=title, lead=lead or None, author=author, published=published,
-                   updated=updated, paragraphs=paragraphs, **page)
 
 
 def _similar_start(paragraph: str, description: str) -> bool:

@@ -304,6 +304,7 @@ def _lead_candidates(body) -> list:
 
 
 def lead_text(el) -> str:
+    """The lead of ``lead_element``'s element: its text without a trailing ">> headline" link."""
     return _lead_text_of(text_content(el))
 
 
