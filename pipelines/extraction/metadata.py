@@ -100,24 +100,35 @@ def _overlap(a: str, b: str) -> float:
     return len(ta & tb) / max(len(ta), len(tb)) if ta and tb else 0.0
 
 
+_H1 = etree.XPath("//body//h1")
+_HEADLINE_CANDIDATES = etree.XPath("//body//h1 | //body//*[contains(@class,'title') or contains(@class,'Title')]")
+
+
 def headline_element(tree):
     """The printed headline: the <h1> (or title-classed element) agreeing with og:title / <title>.
 
     The printed headline wins over og:title, which outlets often shorten or reword for sharing.
+    An <h1> with all the reference's words cannot be outscored, so the scan of every
+    title-classed element (dozens on a news page) is left out when there is one.
     """
     refs = [_strip_site_suffix(r) for r in (normalize(_meta(tree, "og:title") or ""),
                                              *(normalize(text_of(t)) for t in tree.xpath("//title"))) if r]
     if not refs:
         return None
+    if (h1 := next((el for el in _H1(tree) if _headline_overlap(el, refs) == 1.0), None)) is not None:
+        return h1
     best, best_score = None, 0.0
-    for el in tree.xpath("//body//h1 | //body//*[contains(@class,'title') or contains(@class,'Title')]"):
-        t = normalize(text_of(el))
-        if not 10 <= len(t) <= 300:
-            continue
-        score = max(_overlap(t, r) for r in refs) + (0.05 if el.tag == "h1" else 0.0)
+    for el in _HEADLINE_CANDIDATES(tree):
+        score = _headline_overlap(el, refs) + (0.05 if el.tag == "h1" else 0.0)
         if score > best_score:
             best, best_score = el, score
     return best if best_score >= 0.6 else None
+
+
+def _headline_overlap(el, refs: list[str]) -> float:
+    """How well ``el``'s text agrees with the best of ``refs`` (0 for a text no headline has)."""
+    t = normalize(text_of(el))
+    return max(_overlap(t, r) for r in refs) if 10 <= len(t) <= 300 else 0.0
 
 
 def title(tree, css: str | None, headline) -> str | None:
