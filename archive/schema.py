@@ -68,7 +68,7 @@ OUTLET_RUNS = {
     "id": int, "run_id": int, "outlet": str, "listing_pages": int, "article_links": int,
     "known_skipped": int, "articles_fetched": int, "new": int, "updated": int, "unchanged": int,
     "duplicate": int, "not_relevant": int, "failed": int, "gone": int, "blocked": int,
-    "discovery_errors": int, "bytes": int, "http_errors": str, "failures": str,
+    "discovery_errors": int, "bytes": int, "container_missed": int, "http_errors": str, "failures": str,
     "flag": str,  # why the outlet looks broken in this run (None: healthy)
 }
 

@@ -11,10 +11,11 @@ import json
 # Counters kept per outlet as "kcn/outlet/<name>/<counter>" in Scrapy's stats.
 COUNTERS = ("listing_pages", "article_links", "known_skipped", "articles_fetched", "new", "updated",
             "unchanged", "duplicate", "not_relevant", "failed", "gone", "blocked", "discovery_errors",
-            "bytes")
+            "bytes", "container_missed")
 MIN_ATTEMPTS = 4          # below this, an error rate says little
 MAX_ERROR_RATE = 0.5
 MAX_EMPTY_SHARE = 0.5
+MAX_CONTAINER_MISSED_SHARE = 0.5
 
 
 def outlet_rows(stats: dict, outlets: list[str]) -> list[dict]:
@@ -50,4 +51,8 @@ def judge(row: dict) -> str | None:
         row["failed"]
     if attempts >= MIN_ATTEMPTS and errors / attempts >= MAX_ERROR_RATE:
         return f"{errors} of {attempts} requests failed ({', '.join(row['failures']) or 'see the log'})"
+    missed = row.get("container_missed", 0)
+    if row["articles_fetched"] >= MIN_ATTEMPTS and missed / row["articles_fetched"] >= MAX_CONTAINER_MISSED_SHARE:
+        return (f"the declared article container (extraction body) was not found on {missed} of "
+                f"{row['articles_fetched']} pages: they were extracted from the whole page; update the selector")
     return None

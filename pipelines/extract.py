@@ -165,6 +165,8 @@ class ExtractPipeline(SessionPipeline):
         if article is None:
             self.session.item_outcome(item, NOT_RELEVANT, NO_ZONE_TERM)
             raise DropItem(f"not relevant: {item['url']}")
+        if rules and rules.body and article.body_from != "container":  # the health check's sign of a redesign
+            self.session.count("container_missed", outlet=item["outlet"])
         if not article.text.strip():
             self.session.item_outcome(item, FAILED, "no article text found on the page", cause="no_text")
             raise DropItem(f"no article text on {item['url']}", log_level="WARNING")

@@ -196,3 +196,4 @@ def test_page_without_its_declared_container_is_extracted_from_the_whole_page():
     before, after = extract_article(page, url, rules), extract_article(redesigned, url, rules)
     assert len(after.paragraphs) >= 20
     assert after.paragraphs == before.paragraphs
+    assert (before.body_from, after.body_from) == ("container", "page")  # what the health check counts

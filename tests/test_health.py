@@ -8,7 +8,7 @@ import sqlite3
 from crawler.health import judge
 from crawler.registry import load_outlets
 from tests.conftest import FAST
-from tests.site import SITE, serve_site
+from tests.site import FIXTURES, SITE, serve_site
 
 VNEXPRESS = load_outlets()["vnexpress"]
 OUTLET_ARGS = [arg for name in SITE for arg in ("--outlet", name)]
@@ -29,6 +29,8 @@ def test_judge_explains_each_kind_of_breakage():
     assert "empty for 7 of 10" in judge(_row(failures={"no_text": 7}, failed=7))
     assert "requests failed" in judge(_row(articles_fetched=1, failed=6, failures={"timeout": 6}))
     assert judge(_row(articles_fetched=2, failed=1, failures={"no_text": 1})) is None  # too few to judge
+    assert "container (extraction body) was not found on 6 of 10" in judge(_row(container_missed=6))
+    assert judge(_row(container_missed=4)) is None
 
 
 def _rows(db, sql):
@@ -83,3 +85,20 @@ def test_extraction_coming_out_empty_is_flagged(mirror, kcn):
                content_type="application/rss+xml")
     result = kcn("crawl", "--outlet", "vnexpress", *FAST, mirror=mirror)
     assert "extraction came out empty for 5 of 5 pages" in result.stdout
+
+
+def test_a_renamed_article_container_is_flagged_and_the_pages_still_extracted(mirror, kcn, tmp_path):
+    """A redesign that renames the container an outlet declares costs no article (the page is
+    extracted whole), but the declaration is stale: the outlet is flagged so it gets updated."""
+    captured = (FIXTURES / "pages" / "vnexpress_2026_energy.html").read_text(encoding="utf-8")
+    redesigned = captured.replace("fck_detail", "noi-dung-bai")
+    urls = [f"https://vnexpress.net/nang-luong-trung-dong-{n}-50490{n:02d}.html" for n in range(5)]
+    for n, url in enumerate(urls):
+        mirror.add(url, redesigned.replace("Cách các nước", f"Cách {n} nước"))
+    items = "".join(f"<item><title>t</title><link>{u}</link></item>" for u in urls)
+    mirror.add(VNEXPRESS.feeds[0], f'<?xml version="1.0"?><rss version="2.0"><channel>{items}</channel></rss>',
+               content_type="application/rss+xml")
+    result = kcn("crawl", "--outlet", "vnexpress", *FAST, mirror=mirror)
+    assert "container (extraction body) was not found on 5 of 5 pages" in result.stdout
+    row = _rows(tmp_path / "data" / "archive.db", "select * from outlet_runs")[0]
+    assert (row["container_missed"], row["articles_fetched"], row["failed"]) == (5, 5, 0)

@@ -22,6 +22,8 @@ class Article:
     paragraphs: list[str] = field(default_factory=list)
     image: str | None = None
     language: str | None = None
+    # Where the body was read: "container", the outlet's declared one; "page", the whole page.
+    body_from: str | None = None
 
     @property
     def text(self) -> str:

@@ -16,8 +16,10 @@ from pipelines.extraction.dom import prune, select, tostring
 _BLOCKS = ("p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "td", "th", "pre", "dd", "dt")
 
 
-def body_paragraphs(tree, url: str, body_css: str | None, prune_css: tuple[str, ...] = ()) -> list[str]:
-    """Paragraph lines of the article body, pruning ``tree`` in place.
+def body_paragraphs(tree, url: str, body_css: str | None,
+                    prune_css: tuple[str, ...] = ()) -> tuple[list[str], str]:
+    """Paragraph lines of the article body, pruning ``tree`` in place, and where they were
+    read: "container" or "page".
 
     With one element matching the outlet's ``body`` selector, only that container is pruned
     and extracted (a tenth to a third of the page: it costs that much less). When there is
@@ -30,9 +32,9 @@ def body_paragraphs(tree, url: str, body_css: str | None, prune_css: tuple[str, 
         prune(containers[0], prune_css)
         lines = _extracted_lines(containers[0], url)
         if lines:
-            return _recover_skipped(containers[0], lines)
+            return _recover_skipped(containers[0], lines), "container"
     prune(tree, prune_css)
-    return _recover_skipped(tree, _extracted_lines(tree, url))
+    return _recover_skipped(tree, _extracted_lines(tree, url)), "page"
 
 
 def _extracted_lines(scope, url: str) -> list[str]:

@@ -40,13 +40,13 @@ def extract_tree(tree, url: str, rules: ExtractionRules | None = None) -> Articl
     description = normalize(metadata.description(tree))
 
     _drop_sapo(tree, rule_blocks, sapo_blocks)
-    paragraphs = body_paragraphs(tree, url, rules.body, rules.prune)
+    paragraphs, body_from = body_paragraphs(tree, url, rules.body, rules.prune)
     paragraphs = clean_paragraphs(paragraphs, title)
     paragraphs = _drop_lead_and_byline(paragraphs, lead, author)
     if not lead and paragraphs and description and _similar_start(paragraphs[0], description):
         lead = paragraphs.pop(0)
     return Article(title=title, lead=lead or None, author=author, published=published,
-                   updated=updated, paragraphs=paragraphs, **page)
+                   updated=updated, paragraphs=paragraphs, body_from=body_from, **page)
 
 
 def _drop_sapo(tree, rule_blocks: list, sapo_blocks: list) -> None:
