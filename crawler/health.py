@@ -43,16 +43,22 @@ def judge(row: dict) -> str | None:
             causes = ", ".join(f"{cause} ×{n}" for cause, n in row["failures"].items())
             return "no feed or listing page could be read" + (f" ({causes})" if causes else "")
         return f"discovery found no article links on {row['listing_pages']} feed/listing page(s)"
+    fetched = row["articles_fetched"]
     empty = row["failures"].get("no_text", 0)
-    if row["articles_fetched"] >= MIN_ATTEMPTS and empty / row["articles_fetched"] >= MAX_EMPTY_SHARE:
-        return f"extraction came out empty for {empty} of {row['articles_fetched']} pages"
+    if _share_of_pages(empty, fetched) >= MAX_EMPTY_SHARE:
+        return f"extraction came out empty for {empty} of {fetched} pages"
     errors = row["failed"] + row["discovery_errors"]
     attempts = row["listing_pages"] + row["discovery_errors"] + row["articles_fetched"] + row["gone"] + \
         row["failed"]
     if attempts >= MIN_ATTEMPTS and errors / attempts >= MAX_ERROR_RATE:
         return f"{errors} of {attempts} requests failed ({', '.join(row['failures']) or 'see the log'})"
     missed = row.get("container_missed", 0)
-    if row["articles_fetched"] >= MIN_ATTEMPTS and missed / row["articles_fetched"] >= MAX_CONTAINER_MISSED_SHARE:
-        return (f"the declared article container (extraction body) was not found on {missed} of "
-                f"{row['articles_fetched']} pages: they were extracted from the whole page; update the selector")
+    if _share_of_pages(missed, fetched) >= MAX_CONTAINER_MISSED_SHARE:
+        return (f"the declared article container (extraction body) was not found on {missed} of {fetched} "
+                f"pages: they were extracted from the whole page; update the selector")
     return None
+
+
+def _share_of_pages(count: int, fetched: int) -> float:
+    """``count`` as a share of the article pages fetched; 0 when they are too few to judge."""
+    return count / fetched if fetched >= MIN_ATTEMPTS else 0.0
