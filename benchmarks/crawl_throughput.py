@@ -487,13 +487,15 @@ def main(argv: list[str] | None = None) -> int:
                              "between and after: each crawl is compared with the runs on either side of "
                              "it and the median ratio is reported (default 1; the machine's speed drifts)")
     parser.add_argument("-s", "--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra Scrapy setting for both crawls, e.g. -s KCN_EXTRACT_WORKERS=0")
+                        help="extra Scrapy setting for every crawl, e.g. -s KCN_EXTRACT_WORKERS=0")
     parser.add_argument("--keep", metavar="DIR", type=Path,
                         help="crawl into DIR (kept) instead of a temporary folder")
     parser.add_argument("--profile", metavar="FILE", type=Path,
                         help="run the first crawl under cProfile (crawl process only) and save the stats to FILE")
     parser.add_argument("--json", metavar="FILE", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
     cores = os.cpu_count()
     t = time.perf_counter()
@@ -510,8 +512,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="kcn-bench-")) if args.keep is None else args.keep
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        # Plain trafilatura runs before and after the crawl and counts both: on a shared VM the
-        # machine's speed drifts by tens of percent within minutes.
+        # Plain trafilatura runs before, between and after the crawls, and each crawl is compared
+        # with the runs on either side of it: the VM's speed drifts by tens of percent within minutes.
         plain_runs = [] if args.no_baseline else [baseline(site)]
         with SiteMirror(site) as mirror:
             serve(mirror)
